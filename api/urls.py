@@ -1,0 +1,19 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .views import ceremonies, credentials, ops, tokens
+
+urlpatterns = [
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("v1/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
+    path("v1/registrations/start", ceremonies.RegistrationStartApi.as_view()),
+    path("v1/registrations/finish", ceremonies.RegistrationFinishApi.as_view()),
+    path("v1/authentications/start", ceremonies.AuthenticationStartApi.as_view()),
+    path("v1/authentications/finish", ceremonies.AuthenticationFinishApi.as_view()),
+    path("v1/users/<str:user_id>/credentials", credentials.UserCredentialsApi.as_view()),
+    path("v1/users/<str:user_id>", credentials.UserApi.as_view()),
+    path("v1/credentials/<str:credential_id>", credentials.CredentialApi.as_view()),
+    path("v1/tenants/<str:tenant_id>/jwks.json", tokens.JwksApi.as_view(), name="jwks"),
+]

@@ -1,0 +1,106 @@
+"""Registration and authentication ceremonies: thin views over passkeys.services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from passkeys.services import (
+    authentication_finish,
+    authentication_start,
+    registration_finish,
+    registration_start,
+)
+
+from ..serializers import CredentialSerializer, b64url_encode, validated
+
+REQUIREMENTS = ["required", "preferred", "discouraged"]
+OptionsSerializer = inline_serializer("CeremonyOptions", {"public_key": serializers.DictField()})
+
+
+def _issuer(request, tenant) -> str:
+    base = settings.SERVICE_URL or request.build_absolute_uri("/").rstrip("/")
+    return f"{base}/v1/tenants/{tenant.pk}"
+
+
+class RegistrationStartApi(APIView):
+    required_scope = "ceremonies"
+
+    class InputSerializer(serializers.Serializer):
+        user_id = serializers.CharField(max_length=255, trim_whitespace=False)
+        username = serializers.CharField(max_length=255)
+        display_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+        authenticator_attachment = serializers.ChoiceField(["platform", "cross-platform"], required=False)
+        resident_key = serializers.ChoiceField(REQUIREMENTS, required=False)
+        user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
+
+    @extend_schema(request=InputSerializer, responses={200: OptionsSerializer})
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        options = registration_start(tenant=request.auth.tenant, **data)
+        return Response({"public_key": options})
+
+
+class RegistrationFinishApi(APIView):
+    required_scope = "ceremonies"
+
+    class InputSerializer(serializers.Serializer):
+        credential = serializers.DictField(help_text="RegistrationResponseJSON, as credential.toJSON() returns it.")
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: inline_serializer("RegistrationFinished", {"credential": CredentialSerializer()})},
+    )
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        credential = registration_finish(tenant=request.auth.tenant, **data)
+        return Response({"credential": CredentialSerializer(credential).data}, status=201)
+
+
+class AuthenticationStartApi(APIView):
+    required_scope = "ceremonies"
+
+    class InputSerializer(serializers.Serializer):
+        user_id = serializers.CharField(max_length=255, trim_whitespace=False, required=False, allow_null=True)
+        user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
+        mediation = serializers.ChoiceField(["optional", "conditional", "required", "silent"], required=False)
+
+    @extend_schema(request=InputSerializer, responses={200: OptionsSerializer})
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        options = authentication_start(tenant=request.auth.tenant, **data)
+        body = {"public_key": options}
+        if data.get("mediation"):
+            body["mediation"] = data["mediation"]
+        return Response(body)
+
+
+class AuthenticationFinishApi(APIView):
+    required_scope = "ceremonies"
+
+    class InputSerializer(serializers.Serializer):
+        credential = serializers.DictField(help_text="AuthenticationResponseJSON, as credential.toJSON() returns it.")
+        user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+        ip = serializers.IPAddressField(required=False, allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        user_id = serializers.CharField(source="credential.user.user_id")
+        credential_id = serializers.SerializerMethodField()
+        user_verified = serializers.BooleanField()
+        backed_up = serializers.BooleanField()
+        token = serializers.CharField(help_text="ES256 JWT, verifiable with the tenant's JWKS.")
+
+        def get_credential_id(self, result) -> str:
+            return b64url_encode(bytes(result.credential.credential_id))
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        tenant = request.auth.tenant
+        result = authentication_finish(tenant=tenant, issuer=_issuer(request, tenant), **data)
+        return Response(self.OutputSerializer(result).data)

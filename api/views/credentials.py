@@ -1,0 +1,56 @@
+"""Listing, renaming and deleting credentials; erasing users."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from passkeys.selectors import credential_list
+from passkeys.services import credential_delete, credential_rename, user_delete
+
+from ..serializers import CredentialSerializer, b64url_decode, validated
+
+
+class UserCredentialsApi(APIView):
+    required_scope = "credentials:read"
+
+    @extend_schema(
+        responses={200: inline_serializer("CredentialList", {"credentials": CredentialSerializer(many=True)})}
+    )
+    def get(self, request, user_id: str):
+        credentials = credential_list(tenant=request.auth.tenant, user_id=user_id)
+        return Response({"credentials": CredentialSerializer(credentials, many=True).data})
+
+
+class CredentialApi(APIView):
+    class RenameSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+
+    required_scope = "credentials:write"
+
+    @extend_schema(
+        request=RenameSerializer,
+        responses={200: inline_serializer("CredentialRenamed", {"credential": CredentialSerializer()})},
+    )
+    def patch(self, request, credential_id: str):
+        data = validated(self.RenameSerializer, request.data)
+        credential = credential_rename(
+            tenant=request.auth.tenant, credential_id=b64url_decode(credential_id), name=data["name"]
+        )
+        return Response({"credential": CredentialSerializer(credential).data})
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, credential_id: str):
+        credential_delete(tenant=request.auth.tenant, credential_id=b64url_decode(credential_id))
+        return Response(status=204)
+
+
+class UserApi(APIView):
+    required_scope = "users:delete"
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, user_id: str):
+        user_delete(tenant=request.auth.tenant, user_id=user_id)
+        return Response(status=204)

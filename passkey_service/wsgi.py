@@ -1,0 +1,8 @@
+"""WSGI entry point (gunicorn passkey_service.wsgi)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "passkey_service.settings")
+application = get_wsgi_application()

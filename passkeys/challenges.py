@@ -1,0 +1,96 @@
+"""Single-use ceremony challenges, kept where every service process sees them.
+
+Redis when REDIS_URL is set (SET with expiry, GETDEL to consume), the database otherwise
+(INSERT, DELETE … RETURNING). Either way a consume is one atomic round trip, so of many
+concurrent finishes with one challenge exactly one gets the state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from .errors import PasskeyError
+from .models import Challenge
+
+# Entries outlive their timeout by this much so a late finish hears "expired", not "unknown".
+EXPIRED_GRACE_SECONDS = 600
+
+REGISTRATION = "registration"
+AUTHENTICATION = "authentication"
+
+
+@dataclass(frozen=True)
+class PendingCeremony:
+    """What start decided and finish must hold the response to."""
+
+    tenant_id: str
+    ceremony: str
+    challenge: str  # base64url, as it appears in clientDataJSON
+    user_verification: str
+    expires_at: float
+    user_pk: int | None = None
+    user_id: str | None = None
+    algorithms: list[int] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return challenge_key(self.tenant_id, self.ceremony, self.challenge)
+
+
+def challenge_key(tenant_id: str, ceremony: str, challenge: str) -> str:
+    return f"challenge:{tenant_id}:{ceremony}:{challenge}"
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def challenge_save(pending: PendingCeremony) -> None:
+    value = json.dumps(asdict(pending))
+    keep_until = pending.expires_at + EXPIRED_GRACE_SECONDS
+    if settings.REDIS_URL:
+        _redis().set(pending.key, value, ex=int(keep_until - time.time()) + 1)
+    else:
+        Challenge.objects.create(
+            key=pending.key, state=value, expires_at=datetime.fromtimestamp(keep_until, tz=UTC)
+        )
+
+
+def challenge_consume(*, tenant_id: str, ceremony: str, challenge: str) -> PendingCeremony:
+    """Take the pending ceremony for this challenge; a second consume finds nothing."""
+    key = challenge_key(tenant_id, ceremony, challenge)
+    if settings.REDIS_URL:
+        value = _redis().getdel(key)
+    else:
+        # Raw SQL because the ORM cannot DELETE … RETURNING (PostgreSQL, SQLite >= 3.35);
+        # only the value is a parameter, the names are our own.
+        table, column = connection.ops.quote_name(Challenge._meta.db_table), connection.ops.quote_name("key")
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE {column} = %s RETURNING state", [key])  # noqa: S608
+            row = cursor.fetchone()
+        value = row[0] if row else None
+    if value is None:
+        raise PasskeyError("No pending ceremony has this challenge.", code="challenge_not_found")
+    pending = PendingCeremony(**json.loads(value))
+    if pending.expires_at < time.time():
+        raise PasskeyError("The challenge has expired; start the ceremony again.", code="challenge_expired")
+    return pending
+
+
+def challenges_purge_expired() -> int:
+    """Delete database-held challenges past their grace period (Redis expires its own)."""
+    deleted, _ = Challenge.objects.filter(expires_at__lt=datetime.now(tz=UTC)).delete()
+    return deleted
+
+
+def redis_ping() -> None:
+    _redis().ping()

@@ -1,0 +1,91 @@
+"""Passkey users (random WebAuthn user handles), credentials, token-signing keys, challenges."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class PasskeyUser(models.Model):
+    """The relying party's user as WebAuthn sees it: a random handle, never the RP's own id."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="passkey_users")
+    user_id = models.CharField(max_length=255, help_text="The relying party's own user id.")
+    handle = models.BinaryField(max_length=64, help_text="WebAuthn user.id: 32 random bytes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user_id"], name="passkey_user_unique_user_id"),
+            models.UniqueConstraint(fields=["tenant", "handle"], name="passkey_user_unique_handle"),
+        ]
+
+    def __str__(self) -> str:
+        return self.user_id
+
+
+class Credential(models.Model):
+    """A registered public key credential, stored as bytes and columns."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="credentials")
+    user = models.ForeignKey(PasskeyUser, on_delete=models.CASCADE, related_name="credentials")
+    credential_id = models.BinaryField(max_length=1023)
+    public_key = models.BinaryField(help_text="COSE_Key, CBOR-encoded.")
+    algorithm = models.IntegerField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.UUIDField()
+    provider_name = models.CharField(max_length=200, blank=True)
+    attestation_format = models.CharField(max_length=32)
+    backup_eligible = models.BooleanField()
+    backed_up = models.BooleanField()
+    user_verified = models.BooleanField()
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "credential_id"], name="credential_unique_per_tenant"),
+            models.CheckConstraint(
+                condition=models.Q(sign_count__gte=0, sign_count__lte=0xFFFFFFFF), name="credential_sign_count_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(backed_up=False) | models.Q(backup_eligible=True),
+                name="credential_backed_up_requires_eligible",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "user"], name="credential_tenant_user")]
+
+    def __str__(self) -> str:
+        return self.name or self.provider_name or "passkey"
+
+
+class SigningKey(models.Model):
+    """A tenant's ES256 login-token key; the private half is encrypted at rest."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="signing_keys")
+    kid = models.CharField(max_length=64, unique=True)
+    public_jwk = models.JSONField()
+    private_key_encrypted = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="Set when a newer key took over.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(retired_at__isnull=True), name="signing_key_one_current"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.kid
+
+
+class Challenge(models.Model):
+    """Pending ceremony state when no Redis is configured; consumed by one atomic DELETE."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    state = models.TextField(help_text="JSON, read back by raw SQL on every backend.")
+    expires_at = models.DateTimeField(db_index=True)

@@ -1,0 +1,21 @@
+"""Reads of the passkeys domain; every one takes the tenant first."""
+
+from __future__ import annotations
+
+from tenants.errors import NotFound
+from tenants.models import Tenant
+
+from .models import Credential
+
+
+def credential_list(*, tenant: Tenant, user_id: str) -> list[Credential]:
+    return list(
+        Credential.objects.select_related("user").filter(tenant=tenant, user__user_id=user_id).order_by("created_at")
+    )
+
+
+def credential_get(*, tenant: Tenant, credential_id: bytes) -> Credential:
+    credential = Credential.objects.select_related("user").filter(tenant=tenant, credential_id=credential_id).first()
+    if credential is None:
+        raise NotFound("No credential with this id.")
+    return credential

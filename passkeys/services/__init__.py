@@ -1,0 +1,16 @@
+"""Writes of the passkeys domain: ceremonies and credential management."""
+
+from .authentication import AuthenticationResult, authentication_finish, authentication_start
+from .credentials import credential_delete, credential_rename, user_delete
+from .registration import registration_finish, registration_start
+
+__all__ = [
+    "AuthenticationResult",
+    "authentication_finish",
+    "authentication_start",
+    "credential_delete",
+    "credential_rename",
+    "registration_finish",
+    "registration_start",
+    "user_delete",
+]

@@ -1,0 +1,126 @@
+"""Registration: append a passkey to a user (WebAuthn §7.1)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from tenants.models import Tenant
+
+from .. import webauthn
+from ..challenges import REGISTRATION, PendingCeremony, challenge_consume, challenge_save
+from ..errors import PasskeyError, credential_exists
+from ..models import Credential, PasskeyUser
+from ..providers import provider_name
+from ..signals import ceremony_started, ceremony_succeeded
+from .announce import failures_announced
+
+USER_HANDLE_BYTES = 32
+
+
+def passkey_user_get_or_create(*, tenant: Tenant, user_id: str) -> PasskeyUser:
+    """The user's WebAuthn handle is random and made once, at their first registration start."""
+    user = PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).first()
+    if user is not None:
+        return user
+    try:
+        with transaction.atomic():
+            return PasskeyUser.objects.create(tenant=tenant, user_id=user_id, handle=os.urandom(USER_HANDLE_BYTES))
+    except IntegrityError:  # a concurrent start created it first
+        return PasskeyUser.objects.get(tenant=tenant, user_id=user_id)
+
+
+def registration_start(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    username: str,
+    display_name: str = "",
+    authenticator_attachment: str | None = None,
+    resident_key: str | None = None,
+    user_verification: str | None = None,
+) -> dict[str, Any]:
+    """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials."""
+    user = passkey_user_get_or_create(tenant=tenant, user_id=user_id)
+    existing = list(Credential.objects.filter(user=user).values_list("credential_id", "transports"))
+    user_verification = user_verification or tenant.user_verification
+    options, challenge = webauthn.registration_options(
+        tenant=tenant,
+        user_handle=bytes(user.handle),
+        username=username,
+        display_name=display_name or username,
+        exclude=[(bytes(credential_id), transports) for credential_id, transports in existing],
+        resident_key=resident_key or tenant.resident_key,
+        user_verification=user_verification,
+        authenticator_attachment=authenticator_attachment,
+    )
+    challenge_save(
+        PendingCeremony(
+            tenant_id=str(tenant.pk),
+            ceremony=REGISTRATION,
+            challenge=challenge,
+            user_verification=user_verification,
+            expires_at=time.time() + tenant.challenge_timeout,
+            user_pk=user.pk,
+            user_id=user_id,
+            algorithms=list(tenant.algorithms),
+        )
+    )
+    ceremony_started.send(sender=Tenant, tenant=tenant, ceremony=REGISTRATION, user_id=user_id)
+    return options
+
+
+def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user_agent: str = "") -> Credential:
+    """Verify the browser's RegistrationResponseJSON and store the new credential."""
+    with failures_announced(
+        tenant=tenant, ceremony=REGISTRATION, context={"user_id": None, "user_agent": user_agent, "ip": None}
+    ) as context:
+        parsed = webauthn.registration_parse(credential)
+        pending = challenge_consume(tenant_id=str(tenant.pk), ceremony=REGISTRATION, challenge=parsed.challenge)
+        context["user_id"] = pending.user_id
+        verified = webauthn.registration_verify(
+            tenant=tenant,
+            parsed=parsed,
+            challenge=pending.challenge,
+            user_verification=pending.user_verification,
+            algorithms=pending.algorithms,
+        )
+        provider = provider_name(verified.aaguid)
+        stored = Credential(
+            tenant=tenant,
+            user_id=pending.user_pk,
+            credential_id=verified.credential_id,
+            public_key=verified.public_key,
+            algorithm=verified.algorithm,
+            sign_count=verified.sign_count,
+            transports=verified.transports,
+            aaguid=verified.aaguid,
+            provider_name=provider,
+            attestation_format=verified.attestation_format,
+            backup_eligible=verified.backup_eligible,
+            backed_up=verified.backed_up,
+            user_verified=verified.user_verified,
+            name=(name or provider or "Passkey")[:200],
+        )
+        try:
+            with transaction.atomic():
+                stored.save(force_insert=True)
+        except IntegrityError:
+            # §7.1 step 24: a credential id is registered once per relying party.
+            if Credential.objects.filter(tenant=tenant, credential_id=verified.credential_id).exists():
+                raise credential_exists() from None
+            raise PasskeyError("The user was deleted during the ceremony.", code="challenge_not_found") from None
+    stored.user = PasskeyUser(pk=pending.user_pk, tenant=tenant, user_id=pending.user_id)
+    ceremony_succeeded.send(
+        sender=Tenant,
+        tenant=tenant,
+        ceremony=REGISTRATION,
+        user_id=pending.user_id,
+        credential=stored,
+        user_agent=user_agent,
+        ip=None,
+    )
+    return stored

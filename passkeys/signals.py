@@ -1,0 +1,19 @@
+"""The seam through which ceremonies announce what happened; analytics listens, passkeys never imports it.
+
+Every signal is sent with `tenant`, `ceremony` ("registration" or "authentication") and
+`user_id` (None when not yet known), plus:
+- ceremony_started: nothing more;
+- ceremony_succeeded: `credential` (the stored Credential), `user_agent`, `ip`;
+- ceremony_failed: `code` (the contract's error code), `credential` (when one was identified),
+  `user_agent`, `ip`.
+"""
+
+from django.dispatch import Signal
+
+ceremony_started = Signal()
+ceremony_succeeded = Signal()
+ceremony_failed = Signal()
+
+# Sent with `tenant` and `user_id` after a user's passkey data was erased, so that every app
+# erases what it holds about that user too.
+user_erased = Signal()

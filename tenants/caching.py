@@ -1,0 +1,60 @@
+"""Shared caching of authenticated API keys, so a warm request costs no database query.
+
+The cache is only used when it is shared by every process (Redis). With the in-process
+default a revoked key could stay valid in another worker, so lookups go to the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+
+API_KEY_TTL_SECONDS = 300
+TOUCH_INTERVAL_SECONDS = 60
+
+
+def _shared() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def _api_key_entry(key_hash: str) -> str:
+    return f"apikey:{key_hash}"
+
+
+def api_key_get(key_hash: str) -> Any | None:
+    return cache.get(_api_key_entry(key_hash)) if _shared() else None
+
+
+def api_key_put(key_hash: str, value: Any) -> None:
+    if _shared():
+        cache.set(_api_key_entry(key_hash), value, API_KEY_TTL_SECONDS)
+
+
+def api_key_forget(*key_hashes: str) -> None:
+    if _shared() and key_hashes:
+        cache.delete_many([_api_key_entry(h) for h in key_hashes])
+
+
+def api_key_touch_due(api_key_id: int) -> bool:
+    """True at most once per interval per key (per process without Redis)."""
+    return cache.add(f"apikey-touch:{api_key_id}", 1, TOUCH_INTERVAL_SECONDS)
+
+
+def _forget_tenant_keys(sender, instance, **kwargs) -> None:
+    api_key_forget(*instance.api_keys.values_list("key_hash", flat=True))
+
+
+def _forget_key(sender, instance, **kwargs) -> None:
+    api_key_forget(instance.key_hash)
+
+
+def connect_invalidation() -> None:
+    """Cached entries embed the tenant's settings, so any edit (admin included) drops them."""
+    from .models import ApiKey, Tenant
+
+    post_save.connect(_forget_tenant_keys, sender=Tenant, dispatch_uid="tenant-cache-forget")
+    post_save.connect(_forget_key, sender=ApiKey, dispatch_uid="apikey-cache-forget-save")
+    post_delete.connect(_forget_key, sender=ApiKey, dispatch_uid="apikey-cache-forget-delete")

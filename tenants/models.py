@@ -1,0 +1,94 @@
+"""Tenants (one relying party each) and the API keys their backends call with."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+DEFAULT_ALGORITHMS = [-8, -7, -257]  # EdDSA, ES256, RS256
+
+
+def default_algorithms() -> list[int]:
+    return list(DEFAULT_ALGORITHMS)
+
+
+class Requirement(models.TextChoices):
+    REQUIRED = "required"
+    PREFERRED = "preferred"
+    DISCOURAGED = "discouraged"
+
+
+class AttestationPreference(models.TextChoices):
+    NONE = "none"
+    INDIRECT = "indirect"
+    DIRECT = "direct"
+    ENTERPRISE = "enterprise"
+
+
+class Tenant(models.Model):
+    """One relying party and its WebAuthn settings."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    rp_id = models.CharField("RP ID", max_length=253, help_text="Registrable domain, e.g. example.com")
+    rp_name = models.CharField("RP name", max_length=200)
+    origins = models.JSONField(
+        default=list,
+        help_text="Exact origins allowed in clientDataJSON: https://… or android:apk-key-hash:…",
+    )
+    allow_cross_origin = models.BooleanField(
+        default=False, help_text="Accept ceremonies run in a cross-origin iframe (crossOrigin: true)."
+    )
+    top_origins = models.JSONField(
+        default=list, blank=True, help_text="Exact top-level origins accepted when cross-origin is allowed."
+    )
+    user_verification = models.CharField(max_length=12, choices=Requirement.choices, default=Requirement.PREFERRED)
+    resident_key = models.CharField(max_length=12, choices=Requirement.choices, default=Requirement.REQUIRED)
+    attestation = models.CharField(
+        max_length=12, choices=AttestationPreference.choices, default=AttestationPreference.NONE
+    )
+    attestation_roots = models.TextField(
+        blank=True,
+        help_text="PEM root certificates. When set, a registration's attestation must chain to one of them.",
+    )
+    algorithms = models.JSONField(default=default_algorithms, help_text="COSE algorithm ids offered, in order.")
+    challenge_timeout = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(10), MaxValueValidator(3600)], help_text="Seconds."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(challenge_timeout__gte=10, challenge_timeout__lte=3600),
+                name="tenant_challenge_timeout_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.rp_id})"
+
+
+class ApiKey(models.Model):
+    """A secret key of one tenant, stored only as its SHA-256 hash."""
+
+    SCOPES = ("ceremonies", "credentials:read", "credentials:write", "users:delete", "metrics:read")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    prefix = models.CharField(max_length=32, unique=True, editable=False, help_text="Visible part of the key.")
+    key_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(default=list)
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.label or 'no label'})"

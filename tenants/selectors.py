@@ -1,0 +1,54 @@
+"""Reads for tenants and API keys."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from . import caching
+from .errors import InvalidApiKey, NotFound
+from .models import ApiKey, Tenant
+from .services import api_key_hash
+
+
+@dataclass(frozen=True)
+class ApiKeyPrincipal:
+    """Who is calling: the key and the tenant it belongs to."""
+
+    key_id: int
+    tenant: Tenant
+    scopes: frozenset[str]
+    expires_at: datetime | None
+
+
+def api_key_authenticate(*, secret: str) -> ApiKeyPrincipal:
+    """Resolve a presented key to its tenant; every failure looks the same to the caller."""
+    key_hash = api_key_hash(secret)
+    principal = caching.api_key_get(key_hash)
+    if principal is None:
+        # "psk_<public id>_<secret part>": the public id finds the row, the hash decides.
+        prefix = "_".join(secret.split("_", 2)[:2])
+        api_key = ApiKey.objects.select_related("tenant").filter(prefix=prefix[:32]).first()
+        if api_key is None or not hmac.compare_digest(api_key.key_hash, key_hash) or api_key.revoked_at:
+            raise InvalidApiKey("The API key is missing, unknown, revoked or expired.")
+        principal = ApiKeyPrincipal(
+            key_id=api_key.pk,
+            tenant=api_key.tenant,
+            scopes=frozenset(api_key.scopes),
+            expires_at=api_key.expires_at,
+        )
+        caching.api_key_put(key_hash, principal)
+    if principal.expires_at is not None and principal.expires_at <= timezone.now():
+        raise InvalidApiKey("The API key is missing, unknown, revoked or expired.")
+    return principal
+
+
+def tenant_get(*, tenant_id: str) -> Tenant:
+    try:
+        return Tenant.objects.get(pk=uuid.UUID(tenant_id))
+    except (ValueError, Tenant.DoesNotExist):
+        raise NotFound("No such tenant.") from None

@@ -1,0 +1,98 @@
+"""Writes for tenants and their API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import caching
+from .errors import DomainError
+from .models import ApiKey, Tenant
+
+API_KEY_PREFIX = "psk"
+ANDROID_ORIGIN_PREFIX = "android:apk-key-hash:"
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def origin_validate(origin: str) -> str:
+    """Accept an exact web origin (https, or http on localhost) or an Android APK key-hash origin."""
+    if origin.startswith(ANDROID_ORIGIN_PREFIX):
+        if len(origin) == len(ANDROID_ORIGIN_PREFIX):
+            raise DomainError(f"{origin!r} has no key hash")
+        return origin
+    parts = urlsplit(origin)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1"))
+    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment or parts.username:
+        raise DomainError(f"{origin!r} is not an origin like https://example.com[:port]")
+    return origin
+
+
+def tenant_create(
+    *,
+    name: str,
+    rp_id: str,
+    origins: list[str],
+    rp_name: str = "",
+    challenge_timeout: int = 300,
+) -> Tenant:
+    if not origins:
+        raise DomainError("a tenant needs at least one origin")
+    if not 10 <= challenge_timeout <= 3600:
+        raise DomainError("challenge timeout must be between 10 and 3600 seconds")
+    rp_id = rp_id.strip().lower()
+    if not rp_id or "/" in rp_id or ":" in rp_id:
+        raise DomainError(f"{rp_id!r} is not a domain")
+    return Tenant.objects.create(
+        name=name,
+        rp_id=rp_id,
+        rp_name=rp_name or name,
+        origins=[origin_validate(o) for o in origins],
+        challenge_timeout=challenge_timeout,
+    )
+
+
+def api_key_issue(
+    *,
+    tenant: Tenant,
+    scopes: list[str] | None = None,
+    label: str = "",
+    expires_at: datetime | None = None,
+) -> IssuedApiKey:
+    """Create a key; with no scopes it gets all of them."""
+    scopes = list(scopes) if scopes else list(ApiKey.SCOPES)
+    unknown = sorted(set(scopes) - set(ApiKey.SCOPES))
+    if unknown:
+        raise DomainError(f"unknown scopes {unknown}; choose from {list(ApiKey.SCOPES)}")
+    prefix = f"{API_KEY_PREFIX}_{secrets.token_hex(6)}"
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        tenant=tenant, prefix=prefix, key_hash=api_key_hash(secret), scopes=scopes, label=label, expires_at=expires_at
+    )
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        transaction.on_commit(lambda: caching.api_key_forget(api_key.key_hash))
+
+
+def api_key_touch(*, api_key_id: int) -> None:
+    """Record use, at most about once a minute per key so a hot key does not write per request."""
+    if caching.api_key_touch_due(api_key_id):
+        ApiKey.objects.filter(pk=api_key_id).update(last_used_at=timezone.now())

@@ -1,0 +1,59 @@
+"""Fixtures shared by the whole suite: tenants, API keys, the API client, the soft authenticator."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tenants.services import api_key_issue, tenant_create
+from tests.support.api import PasskeyApi
+from tests.support.authenticator import SoftAuthenticator
+
+ORIGIN = "https://example.com"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis():
+    """Each test starts with an empty Redis database (challenges, cached keys)."""
+    if settings.REDIS_URL:
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    yield
+
+
+@pytest.fixture
+def make_tenant(db):
+    def make(name: str = "Example", rp_id: str = "example.com", origins: list[str] | None = None, **fields):
+        tenant = tenant_create(name=name, rp_id=rp_id, origins=origins or [ORIGIN])
+        if fields:
+            for field, value in fields.items():
+                setattr(tenant, field, value)
+            tenant.save()
+        return tenant
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant()
+
+
+@pytest.fixture
+def make_api(db):
+    def make(tenant, scopes: list[str] | None = None) -> PasskeyApi:
+        issued = api_key_issue(tenant=tenant, scopes=scopes)
+        return PasskeyApi(APIClient(), issued.secret, tenant)
+
+    return make
+
+
+@pytest.fixture
+def api(make_api, tenant) -> PasskeyApi:
+    return make_api(tenant)
+
+
+@pytest.fixture
+def authenticator() -> SoftAuthenticator:
+    return SoftAuthenticator()
