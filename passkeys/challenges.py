@@ -60,9 +60,7 @@ def challenge_save(pending: PendingCeremony) -> None:
     if settings.REDIS_URL:
         _redis().set(pending.key, value, ex=int(keep_until - time.time()) + 1)
     else:
-        Challenge.objects.create(
-            key=pending.key, state=value, expires_at=datetime.fromtimestamp(keep_until, tz=UTC)
-        )
+        Challenge.objects.create(key=pending.key, state=value, expires_at=datetime.fromtimestamp(keep_until, tz=UTC))
 
 
 def challenge_consume(*, tenant_id: str, ceremony: str, challenge: str) -> PendingCeremony:
