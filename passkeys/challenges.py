@@ -11,11 +11,10 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 
-import redis
 from django.conf import settings
 from django.db import connection
+from django_redis import get_redis_connection
 
 from .errors import PasskeyError
 from .models import Challenge
@@ -49,9 +48,9 @@ def challenge_key(tenant_id: str, ceremony: str, challenge: str) -> str:
     return f"challenge:{tenant_id}:{ceremony}:{challenge}"
 
 
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+def _redis():
+    """The cache's own Redis client and pool, used raw for GETDEL."""
+    return get_redis_connection("default")
 
 
 def challenge_save(pending: PendingCeremony) -> None:

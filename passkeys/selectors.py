@@ -15,7 +15,7 @@ def credential_list(*, tenant: Tenant, user_id: str) -> list[Credential]:
 
 
 def credential_get(*, tenant: Tenant, credential_id: bytes) -> Credential:
-    credential = Credential.objects.select_related("user").filter(tenant=tenant, credential_id=credential_id).first()
-    if credential is None:
-        raise NotFound("No credential with this id.")
-    return credential
+    try:
+        return Credential.objects.select_related("user").get(tenant=tenant, credential_id=credential_id)
+    except Credential.DoesNotExist:
+        raise NotFound("No credential with this id.") from None

@@ -95,9 +95,10 @@ def authentication_finish(
         parsed = webauthn.authentication_parse(credential)
         pending = challenge_consume(tenant_id=str(tenant.pk), ceremony=AUTHENTICATION, challenge=parsed.challenge)
         context["user_id"] = pending.user_id
-        stored = Credential.objects.select_related("user").filter(tenant=tenant, credential_id=parsed.raw_id).first()
-        if stored is None:
-            raise PasskeyError("No credential with this id is registered.", code="credential_not_found")
+        try:
+            stored = Credential.objects.select_related("user").get(tenant=tenant, credential_id=parsed.raw_id)
+        except Credential.DoesNotExist:
+            raise PasskeyError("No credential with this id is registered.", code="credential_not_found") from None
         context.update(user_id=stored.user.user_id, credential=stored)
         _check_user(stored=stored, pending=pending, user_handle=webauthn.user_handle_of(parsed))
         verified = webauthn.authentication_verify(

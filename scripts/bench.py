@@ -1,0 +1,225 @@
+"""Benchmark the login ceremony against gunicorn on PostgreSQL + Redis, and print figures.
+
+Usage: .venv/bin/python scripts/bench.py [--logins 2000] [--users 100] [--concurrency 8] [--workers 2]
+
+It starts gunicorn itself (DEBUG off, access log off) on 127.0.0.1, registers users with the
+test suite's software authenticator, prepares one signed assertion per login (start + sign, done
+before the clock runs), then fires the finishes from a thread pool and reports requests per
+second, latency percentiles and the app workers' CPU time per finish read from /proc. A second,
+in-process section times the adapter's signature-verifying call with python-fido2's uncached
+type-hint lookup and with the adapter's cache, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.authenticator import SoftAuthenticator  # noqa: E402
+
+RP_ID = "bench.example"
+ORIGIN = f"https://{RP_ID}"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/passkeys_bench"),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        "SECRET_KEY": "bench-secret-key",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _manage(*args: str) -> str:
+    python = str(ROOT / ".venv" / "bin" / "python")
+    return subprocess.run(
+        [python, "manage.py", *args], cwd=ROOT, env=_env(), check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _prepare_database() -> None:
+    url = _env()["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-u", _env()["REDIS_URL"], "flushdb"], check=True, capture_output=True)
+    _manage("migrate", "--noinput", "-v0")
+
+
+class Client:
+    def __init__(self, port: int, key: str) -> None:
+        self.port = port
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: dict) -> tuple[int, dict, float]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        started = time.perf_counter()
+        connection.request("POST", path, json.dumps(body), self.headers)
+        response = connection.getresponse()
+        payload = response.read()
+        elapsed = time.perf_counter() - started
+        connection.close()
+        return response.status, json.loads(payload) if payload else {}, elapsed
+
+
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLOCK_TICKS
+
+
+def _percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return f"p50 {pick(0.50):.2f} ms, p95 {pick(0.95):.2f} ms, p99 {pick(0.99):.2f} ms, max {ordered[-1] * 1000:.2f} ms"
+
+
+def http_benchmark(args: argparse.Namespace) -> None:
+    _prepare_database()
+    created = json.loads(_manage("create_tenant", "Bench", "--rp-id", RP_ID, "--origin", ORIGIN))
+    port = args.port
+    gunicorn = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "passkey_service.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(args.workers), "--log-level", "warning"],
+        cwd=ROOT, env=_env(),
+    )  # fmt: skip
+    try:
+        client = Client(port, created["api_key"])
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        # Platform passkeys mostly keep their counter at 0, so logins may finish in any order.
+        authenticators = []
+        for number in range(args.users):
+            authenticator = SoftAuthenticator(counter=False)
+            user_id = f"user-{number}"
+            status, body, _ = client.post("/v1/registrations/start", {"user_id": user_id, "username": user_id})
+            credential = authenticator.create(body["public_key"], origin=ORIGIN)
+            status, body, _ = client.post("/v1/registrations/finish", {"credential": credential})
+            assert status == 201, body
+            authenticators.append(authenticator)
+
+        start_latencies, assertions = [], []
+        for number in range(args.logins):
+            status, body, elapsed = client.post("/v1/authentications/start", {})
+            start_latencies.append(elapsed)
+            assertions.append(authenticators[number % args.users].get(body["public_key"], origin=ORIGIN))
+        # Warm every worker (key cache, signing key) before measuring.
+        for _ in range(args.workers * 4):
+            status, body, _ = client.post("/v1/authentications/start", {})
+            warm = authenticators[0].get(body["public_key"], origin=ORIGIN)
+            assert client.post("/v1/authentications/finish", {"credential": warm})[0] == 200
+
+        workers = _worker_pids(gunicorn.pid)
+        cpu_before, wall_before = _cpu_seconds(workers), time.perf_counter()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            results = list(pool.map(lambda a: client.post("/v1/authentications/finish", {"credential": a}), assertions))
+        wall = time.perf_counter() - wall_before
+        cpu = _cpu_seconds(workers) - cpu_before
+        failures = [r for r in results if r[0] != 200]
+        finish_latencies = [r[2] for r in results]
+        print(f"login finish   : {len(results)} requests, {len(failures)} failed, concurrency {args.concurrency}, "
+              f"{args.workers} gunicorn workers")  # fmt: skip
+        print(f"  throughput   : {len(results) / wall:.0f} requests/s")
+        print(f"  latency      : {_percentiles(finish_latencies)}")
+        print(f"  app CPU      : {cpu / len(results) * 1e6:.0f} µs per finish (gunicorn workers, /proc utime+stime)")
+        print(f"login start    : {_percentiles(start_latencies)} (sequential)")
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait()
+
+
+def adapter_benchmark(rounds: int) -> None:
+    """authentication_verify in-process, with python-fido2's uncached type hints and with the cache."""
+    import typing
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "passkey_service.settings")
+    import django
+
+    django.setup()
+    import fido2.utils
+
+    from passkeys import webauthn
+    from tenants.models import Tenant
+
+    tenant = Tenant(rp_id=RP_ID, rp_name="Bench", origins=[ORIGIN], algorithms=[-8, -7, -257])
+    authenticator = SoftAuthenticator()
+    options, challenge = webauthn.registration_options(
+        tenant=tenant, user_handle=b"u" * 32, username="u", display_name="u", exclude=[],
+        resident_key="required", user_verification="preferred", authenticator_attachment=None,
+    )  # fmt: skip
+    registration = webauthn.registration_verify(
+        tenant=tenant, parsed=webauthn.registration_parse(authenticator.create(options, origin=ORIGIN)),
+        challenge=challenge, user_verification="preferred", algorithms=[-8, -7, -257],
+    )  # fmt: skip
+    options, challenge = webauthn.authentication_options(tenant=tenant, allow=None, user_verification="preferred")
+    assertion = authenticator.get(options, origin=ORIGIN)
+
+    def verify_once() -> None:
+        webauthn.authentication_verify(
+            tenant=tenant, parsed=webauthn.authentication_parse(assertion), challenge=challenge,
+            user_verification="preferred", public_key=registration.public_key, aaguid=registration.aaguid,
+        )  # fmt: skip
+
+    cached = fido2.utils.get_type_hints
+    timings = {}
+    for label, hints in (("uncached (python-fido2 as shipped)", typing.get_type_hints), ("cached (adapter)", cached)):
+        fido2.utils.get_type_hints = hints
+        verify_once()
+        samples = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            verify_once()
+            samples.append(time.perf_counter() - started)
+        timings[label] = statistics.median(samples) * 1e6
+    fido2.utils.get_type_hints = cached
+    for label, micros in timings.items():
+        print(f"  {label:36}: {micros:.0f} µs median per parse + verify ({rounds} rounds)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--logins", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--adapter-rounds", type=int, default=2000)
+    args = parser.parse_args()
+    print(f"machine        : {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}")  # fmt: skip
+    http_benchmark(args)
+    print("adapter (in-process, ES256 assertion):")
+    os.environ.update({k: v for k, v in _env().items() if k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")})
+    adapter_benchmark(args.adapter_rounds)
+
+
+if __name__ == "__main__":
+    main()

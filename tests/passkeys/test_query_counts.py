@@ -1,0 +1,62 @@
+"""The ceremony hot paths do a known, small number of queries (STYLE: write that number down).
+
+Measured warm: the API key and tenant come from the Redis cache, the token-signing key from the
+process, challenges live in Redis. Each count below is the whole request.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+
+@pytest.fixture
+def registered(api, authenticator):
+    assert api.register(authenticator).status_code == 201
+    assert api.login(authenticator, "alice").status_code == 200  # warms key cache and signing key
+    return authenticator
+
+
+def _queries(call) -> tuple[object, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        result = call()
+    return result, [q["sql"] for q in captured.captured_queries]
+
+
+def test_authentication_finish_costs_one_lookup_and_one_update(api, registered):
+    options = api.authentication_options("alice")
+    assertion = registered.get(options, origin="https://example.com")
+    response, queries = _queries(lambda: api.post("/v1/authentications/finish", {"credential": assertion}))
+    assert response.status_code == 200
+    assert len(queries) == 2, queries
+    assert queries[0].startswith("SELECT") and queries[1].startswith("UPDATE")
+
+
+def test_discoverable_authentication_start_costs_no_query(api, registered):
+    response, queries = _queries(lambda: api.post("/v1/authentications/start", {}))
+    assert response.status_code == 200
+    assert queries == []
+
+
+def test_user_bound_authentication_start_costs_one_query(api, registered):
+    response, queries = _queries(lambda: api.post("/v1/authentications/start", {"user_id": "alice"}))
+    assert response.status_code == 200
+    assert len(queries) == 1, queries
+
+
+def test_registration_start_for_known_user_costs_two_queries(api, registered):
+    body = {"user_id": "alice", "username": "alice"}
+    response, queries = _queries(lambda: api.post("/v1/registrations/start", body))
+    assert response.status_code == 200
+    assert len(queries) == 2, queries  # the user's handle, their credentials for excludeCredentials
+
+
+def test_registration_finish_costs_one_insert(api, registered):
+    second = type(registered)()
+    options = api.registration_options("alice")
+    credential = second.create(options, origin="https://example.com")
+    response, queries = _queries(lambda: api.post("/v1/registrations/finish", {"credential": credential}))
+    assert response.status_code == 201
+    inserts = [q for q in queries if q.startswith("INSERT")]
+    assert len(inserts) == 1 and len(queries) == 3, queries  # SAVEPOINT, INSERT, RELEASE SAVEPOINT
