@@ -14,6 +14,11 @@ from django.db.models.signals import post_delete, post_save
 
 API_KEY_TTL_SECONDS = 300
 TOUCH_INTERVAL_SECONDS = 60
+# A forgotten entry is overwritten with this marker for a few seconds, and entries are only
+# ever added, never overwritten: a request that read the row just before a revoke committed
+# cannot put the stale key back after the revoke dropped it.
+TOMBSTONE = "forgotten"
+TOMBSTONE_SECONDS = 10
 
 
 def _shared() -> bool:
@@ -25,17 +30,18 @@ def _api_key_entry(key_hash: str) -> str:
 
 
 def api_key_get(key_hash: str) -> Any | None:
-    return cache.get(_api_key_entry(key_hash)) if _shared() else None
+    value = cache.get(_api_key_entry(key_hash)) if _shared() else None
+    return None if value == TOMBSTONE else value
 
 
 def api_key_put(key_hash: str, value: Any) -> None:
     if _shared():
-        cache.set(_api_key_entry(key_hash), value, API_KEY_TTL_SECONDS)
+        cache.add(_api_key_entry(key_hash), value, API_KEY_TTL_SECONDS)
 
 
 def api_key_forget(*key_hashes: str) -> None:
     if _shared() and key_hashes:
-        cache.delete_many([_api_key_entry(h) for h in key_hashes])
+        cache.set_many({_api_key_entry(h): TOMBSTONE for h in key_hashes}, TOMBSTONE_SECONDS)
 
 
 def api_key_touch_due(api_key_id: int) -> bool:
@@ -47,8 +53,9 @@ def _forget_tenant_keys(sender, instance, **kwargs) -> None:
     api_key_forget(*instance.api_keys.values_list("key_hash", flat=True))
 
 
-def _forget_key(sender, instance, **kwargs) -> None:
-    api_key_forget(instance.key_hash)
+def _forget_key(sender, instance, created: bool = False, **kwargs) -> None:
+    if not created:  # a new key cannot be cached yet
+        api_key_forget(instance.key_hash)
 
 
 def connect_invalidation() -> None:

@@ -73,8 +73,10 @@ def api_key_issue(
     label: str = "",
     expires_at: datetime | None = None,
 ) -> IssuedApiKey:
-    """Create a key; with no scopes it gets all of them."""
-    scopes = list(scopes) if scopes else list(ApiKey.SCOPES)
+    """Create a key; without a scope list it gets every scope."""
+    if scopes is not None and not scopes:
+        raise DomainError("a key needs at least one scope (leave the list out for all of them)")
+    scopes = list(ApiKey.SCOPES) if scopes is None else list(dict.fromkeys(scopes))
     unknown = sorted(set(scopes) - set(ApiKey.SCOPES))
     if unknown:
         raise DomainError(f"unknown scopes {unknown}; choose from {list(ApiKey.SCOPES)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +29,7 @@ def _issuer(request, tenant) -> str:
 class RegistrationStartApi(APIView):
     required_scope = "ceremonies"
 
+    @extend_schema_serializer(component_name="RegistrationStartRequest")
     class InputSerializer(serializers.Serializer):
         user_id = serializers.CharField(max_length=255, trim_whitespace=False)
         username = serializers.CharField(max_length=255)
@@ -47,6 +48,7 @@ class RegistrationStartApi(APIView):
 class RegistrationFinishApi(APIView):
     required_scope = "ceremonies"
 
+    @extend_schema_serializer(component_name="RegistrationFinishRequest")
     class InputSerializer(serializers.Serializer):
         credential = serializers.DictField(help_text="RegistrationResponseJSON, as credential.toJSON() returns it.")
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -65,6 +67,7 @@ class RegistrationFinishApi(APIView):
 class AuthenticationStartApi(APIView):
     required_scope = "ceremonies"
 
+    @extend_schema_serializer(component_name="AuthenticationStartRequest")
     class InputSerializer(serializers.Serializer):
         user_id = serializers.CharField(max_length=255, trim_whitespace=False, required=False, allow_null=True)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
@@ -83,11 +86,13 @@ class AuthenticationStartApi(APIView):
 class AuthenticationFinishApi(APIView):
     required_scope = "ceremonies"
 
+    @extend_schema_serializer(component_name="AuthenticationFinishRequest")
     class InputSerializer(serializers.Serializer):
         credential = serializers.DictField(help_text="AuthenticationResponseJSON, as credential.toJSON() returns it.")
         user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
         ip = serializers.IPAddressField(required=False, allow_null=True)
 
+    @extend_schema_serializer(component_name="AuthenticationFinishResponse")
     class OutputSerializer(serializers.Serializer):
         user_id = serializers.CharField(source="credential.user.user_id")
         credential_id = serializers.SerializerMethodField()

@@ -33,6 +33,7 @@ def passkey_user_get_or_create(*, tenant: Tenant, user_id: str) -> PasskeyUser:
         return PasskeyUser.objects.get(tenant=tenant, user_id=user_id)
 
 
+@transaction.atomic  # a first start that cannot store its challenge leaves no user behind
 def registration_start(
     *,
     tenant: Tenant,

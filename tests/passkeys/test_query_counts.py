@@ -19,9 +19,11 @@ def registered(api, authenticator):
 
 
 def _queries(call) -> tuple[object, list[str]]:
+    """Statements a request sends. Savepoints are left out: the test runs inside a transaction, so
+    a service's atomic block shows up as SAVEPOINT/RELEASE here and as BEGIN/COMMIT in production."""
     with CaptureQueriesContext(connection) as captured:
         result = call()
-    return result, [q["sql"] for q in captured.captured_queries]
+    return result, [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
 
 
 def test_authentication_finish_costs_one_lookup_and_one_update(api, registered):
@@ -58,5 +60,4 @@ def test_registration_finish_costs_one_insert(api, registered):
     credential = second.create(options, origin="https://example.com")
     response, queries = _queries(lambda: api.post("/v1/registrations/finish", {"credential": credential}))
     assert response.status_code == 201
-    inserts = [q for q in queries if q.startswith("INSERT")]
-    assert len(inserts) == 1 and len(queries) == 3, queries  # SAVEPOINT, INSERT, RELEASE SAVEPOINT
+    assert len(queries) == 1 and queries[0].startswith("INSERT"), queries
