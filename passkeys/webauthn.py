@@ -304,16 +304,19 @@ def _verify_attestation(parsed: ParsedResponse, *, tenant: Tenant) -> Attestatio
     except Exception as exc:  # format verifiers raise InvalidData, AssertionError, NotImplementedError, …
         raise _fail("attestation_invalid", f"{attestation_object.fmt!r} attestation failed: {exc}") from None
     roots = tenant_attestation_roots(tenant.attestation_roots)
-    if roots:
-        for root in roots:
-            try:
-                if result.trust_path:
-                    verify_x509_chain(result.trust_path + [root])
-                    return result
-            except Exception:  # noqa: S112 - a chain that fails one root may pass the next
-                continue
+    if roots and not any(_chains_to(result.trust_path, root) for root in roots):
         raise _fail("attestation_untrusted", "the attestation does not chain to a trusted root")
     return result
+
+
+def _chains_to(trust_path: list[bytes], root: bytes) -> bool:
+    if not trust_path:  # self and none attestation name no certificate at all
+        return False
+    try:
+        verify_x509_chain(trust_path + [root])
+    except Exception:  # noqa: BLE001 - any failure means "not this root"
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=64)

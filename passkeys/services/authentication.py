@@ -82,6 +82,13 @@ def _sign_count_regressed(*, stored: int, received: int) -> bool:
     return (stored != 0 or received != 0) and received <= stored
 
 
+def _possible_clone(stored: Credential) -> PasskeyError:
+    logger.warning("possible cloned credential %s of tenant %s: sign counter regressed", stored.pk, stored.tenant_id)
+    return PasskeyError(
+        "The signature counter went backwards: the credential may be cloned.", code="sign_count_regression"
+    )
+
+
 def authentication_finish(
     *, tenant: Tenant, credential: Any, issuer: str, user_agent: str = "", ip: str | None = None
 ) -> AuthenticationResult:
@@ -109,12 +116,8 @@ def authentication_finish(
             public_key=bytes(stored.public_key),
             aaguid=stored.aaguid,
         )
-        regression = PasskeyError(
-            "The signature counter went backwards: the credential may be cloned.", code="sign_count_regression"
-        )
         if _sign_count_regressed(stored=stored.sign_count, received=verified.sign_count):
-            logger.warning("possible cloned credential %s of tenant %s", stored.pk, tenant.pk)
-            raise regression
+            raise _possible_clone(stored)
         if verified.backup_eligible != stored.backup_eligible:
             logger.warning("credential %s changed backup eligibility to %s", stored.pk, verified.backup_eligible)
         now = timezone.now()
@@ -127,9 +130,8 @@ def authentication_finish(
             user_verified=verified.user_verified,
             last_used_at=now,
         )
-        if not updated:
-            logger.warning("possible cloned credential %s of tenant %s (concurrent counter)", stored.pk, tenant.pk)
-            raise regression
+        if not updated:  # a concurrent login stored this counter value first
+            raise _possible_clone(stored)
     stored.sign_count = verified.sign_count
     stored.backup_eligible = verified.backup_eligible
     stored.backed_up = verified.backed_up

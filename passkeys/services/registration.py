@@ -114,6 +114,7 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
             if Credential.objects.filter(tenant=tenant, credential_id=verified.credential_id).exists():
                 raise credential_exists() from None
             raise PasskeyError("The user was deleted during the ceremony.", code="challenge_not_found") from None
+    # The owner as the pending ceremony recorded it, so that showing the credential costs no query.
     stored.user = PasskeyUser(pk=pending.user_pk, tenant=tenant, user_id=pending.user_id)
     ceremony_succeeded.send(
         sender=Tenant,
