@@ -13,6 +13,7 @@ import re
 import typing
 import uuid
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +212,9 @@ def _parse(data: Any, cls: type[RegistrationResponse] | type[AuthenticationRespo
     if not isinstance(members.get("type"), str) or not isinstance(members.get("origin"), str):
         raise _fail("validation_error", "clientDataJSON must carry type and origin strings")
     transports = response.get("transports")
-    transports = [t for t in transports if t in TRANSPORTS] if isinstance(transports, list) else []
+    transports = (
+        [t for t in transports if isinstance(t, str) and t in TRANSPORTS] if isinstance(transports, list) else []
+    )
     return ParsedResponse(
         response=parsed, client_data=client_data, client_data_members=members, transports=transports[:8]
     )
@@ -310,13 +313,17 @@ def _verify_attestation(parsed: ParsedResponse, *, tenant: Tenant) -> Attestatio
 
 
 def _chains_to(trust_path: list[bytes], root: bytes) -> bool:
+    """Signatures link leaf to root, and every certificate is valid now (the library checks only signatures)."""
     if not trust_path:  # self and none attestation name no certificate at all
         return False
+    chain = trust_path + [root]
     try:
-        verify_x509_chain(trust_path + [root])
+        verify_x509_chain(chain)
+        now = datetime.now(tz=timezone.utc)
+        certificates = [x509.load_der_x509_certificate(der) for der in chain]
     except Exception:  # noqa: BLE001 - any failure means "not this root"
         return False
-    return True
+    return all(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in certificates)
 
 
 @functools.lru_cache(maxsize=64)
