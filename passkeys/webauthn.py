@@ -13,8 +13,8 @@ import re
 import typing
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import fido2.utils
@@ -46,6 +46,7 @@ from fido2.webauthn import (
 
 from tenants.models import Tenant
 
+from . import android_key  # noqa: F401 - registers the android-key format python-fido2 lacks
 from .errors import PasskeyError
 
 # python-fido2 2.2.1 resolves the type hints of a class on every parse, uncached: about 85 % of
@@ -319,7 +320,7 @@ def _chains_to(trust_path: list[bytes], root: bytes) -> bool:
     chain = trust_path + [root]
     try:
         verify_x509_chain(chain)
-        now = datetime.now(tz=timezone.utc)
+        now = datetime.now(tz=UTC)
         certificates = [x509.load_der_x509_certificate(der) for der in chain]
     except Exception:  # noqa: BLE001 - any failure means "not this root"
         return False
