@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from .views import ceremonies, credentials, ops, tokens
+from .views import analytics, ceremonies, credentials, ops, tokens
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -16,4 +16,7 @@ urlpatterns = [
     path("v1/users/<str:user_id>", credentials.UserApi.as_view()),
     path("v1/credentials/<str:credential_id>", credentials.CredentialApi.as_view()),
     path("v1/tenants/<str:tenant_id>/jwks.json", tokens.JwksApi.as_view(), name="jwks"),
+    path("v1/sign-ins", analytics.SignInsApi.as_view()),
+    path("v1/nudges/<uuid:nudge_id>/outcome", analytics.NudgeOutcomeApi.as_view()),
+    path("v1/metrics/adoption", analytics.AdoptionMetricsApi.as_view()),
 ]

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tenants",
     "passkeys",
+    "analytics",
     "api",
 ]
 
@@ -91,7 +92,9 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULE = {
-    "purge-expired-challenges": {"task": "passkeys.tasks.purge_expired_challenges", "schedule": 300.0},
+    "compute-adoption-metrics": {"task": "analytics.tasks.compute_adoption_metrics", "schedule": 900.0},
+    "schedule-nudges": {"task": "analytics.tasks.schedule_nudges", "schedule": 300.0},
+    "purge-expired": {"task": "analytics.tasks.purge_expired", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -57,6 +58,9 @@ class Tenant(models.Model):
     challenge_timeout = models.PositiveIntegerField(
         default=300, validators=[MinValueValidator(10), MaxValueValidator(3600)], help_text="Seconds."
     )
+    event_retention_days = models.PositiveIntegerField(
+        default=400, validators=[MinValueValidator(1)], help_text="Events older than this are deleted."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,3 +96,24 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.label or 'no label'})"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    ADMIN = "admin"
+    ANALYST = "analyst"
+
+
+class Membership(models.Model):
+    """A person's role in one tenant: owners and admins manage it, analysts read its dashboards."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.tenant}"

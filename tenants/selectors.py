@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from . import caching
 from .errors import InvalidApiKey, NotFound
-from .models import ApiKey, Tenant
+from .models import ApiKey, Membership, Tenant
 from .services import api_key_hash
 
 
@@ -52,3 +52,18 @@ def tenant_get(*, tenant_id: str) -> Tenant:
         return Tenant.objects.get(pk=uuid.UUID(tenant_id))
     except (ValueError, Tenant.DoesNotExist):
         raise NotFound("No such tenant.") from None
+
+
+def tenants_visible_to(*, user) -> list[Tenant]:
+    """Tenants a signed-in person may see: all for a superuser, else those they are a member of."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return list(Tenant.objects.order_by("name"))
+    return list(Tenant.objects.filter(memberships__user=user).order_by("name").distinct())
+
+
+def membership_role(*, user, tenant: Tenant) -> str | None:
+    if user.is_superuser:
+        return "owner"
+    return Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()

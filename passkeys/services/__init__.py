@@ -1,7 +1,7 @@
 """Writes of the passkeys domain: ceremonies and credential management."""
 
 from .authentication import AuthenticationResult, authentication_finish, authentication_start
-from .credentials import credential_delete, credential_rename, user_delete
+from .credentials import credential_delete, credential_import, credential_rename, user_delete
 from .registration import registration_finish, registration_start
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "authentication_finish",
     "authentication_start",
     "credential_delete",
+    "credential_import",
     "credential_rename",
     "registration_finish",
     "registration_start",

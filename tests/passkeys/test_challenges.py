@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from analytics.tasks import purge_expired
 from passkeys import challenges
 from passkeys.challenges import AUTHENTICATION, EXPIRED_GRACE_SECONDS, PendingCeremony
 from passkeys.models import Challenge
-from passkeys.tasks import purge_expired_challenges
 
 
 def _pending(tenant, challenge: str, expires_in: float) -> PendingCeremony:
@@ -47,7 +47,7 @@ def test_purge_task_deletes_only_challenges_past_their_grace(tenant, database_st
     challenges.challenge_save(_pending(tenant, "stale", -EXPIRED_GRACE_SECONDS - 5))
     challenges.challenge_save(_pending(tenant, "recently-expired", -5))
     challenges.challenge_save(_pending(tenant, "live", 60))
-    assert purge_expired_challenges.apply().get() == 1
+    assert purge_expired.apply().get() == {"challenges": 1, "events": 0}
     assert set(Challenge.objects.values_list("key", flat=True)) == {
         challenges.challenge_key(str(tenant.pk), AUTHENTICATION, "recently-expired"),
         challenges.challenge_key(str(tenant.pk), AUTHENTICATION, "live"),

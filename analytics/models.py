@@ -1,0 +1,164 @@
+"""Events, nudge policy and state, and the daily adoption metrics computed from them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class EventType(models.TextChoices):
+    REGISTRATION_STARTED = "registration.started"
+    REGISTRATION_SUCCEEDED = "registration.succeeded"
+    REGISTRATION_FAILED = "registration.failed"
+    AUTHENTICATION_STARTED = "authentication.started"
+    AUTHENTICATION_SUCCEEDED = "authentication.succeeded"
+    AUTHENTICATION_FAILED = "authentication.failed"
+    SIGN_IN = "sign_in"  # by a method other than a passkey, reported by the relying party
+    NUDGE_DECIDED = "nudge.decided"
+    NUDGE_SHOWN = "nudge.shown"
+    NUDGE_ACCEPTED = "nudge.accepted"
+    NUDGE_DISMISSED = "nudge.dismissed"
+    NUDGE_DUE = "nudge.due"
+
+
+class Event(models.Model):
+    """Append-only record of one thing that happened; metrics are aggregated from these rows."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    occurred_at = models.DateTimeField()
+    user_id = models.CharField(max_length=255, blank=True, help_text="The relying party's user id, when known.")
+    code = models.CharField(max_length=64, blank=True, help_text="The error code of a failure.")
+    method = models.CharField(max_length=16, blank=True, help_text="Sign-in method.")
+    os_family = models.CharField(max_length=64, blank=True)
+    browser_family = models.CharField(max_length=64, blank=True)
+    provider = models.CharField(max_length=200, blank=True, help_text="Passkey provider of the credential involved.")
+    credential_id = models.BinaryField(null=True, blank=True)
+    nudge_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="event_tenant_time"),
+            models.Index(fields=["tenant", "user_id"], name="event_tenant_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.user_id} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class KnownUser(models.Model):
+    """Every user the tenant has shown us (signed in or registered), with the first time we saw them."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="known_users")
+    user_id = models.CharField(max_length=255)
+    first_seen_on = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user_id"], name="known_user_unique")]
+        indexes = [models.Index(fields=["tenant", "first_seen_on"], name="known_user_first_seen")]
+
+
+class NudgePolicy(models.Model):
+    """When to ask a user who signed in another way to create a passkey."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="nudge_policy")
+    enabled = models.BooleanField(default=True)
+    rollout_percent = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)], help_text="Share of users (stable per user) who are asked."
+    )
+    dismiss_cooldown_days = models.PositiveIntegerField(default=14)
+    max_prompts = models.PositiveIntegerField(default=3, validators=[MinValueValidator(1)])
+    rest_days = models.PositiveIntegerField(default=90, help_text="Pause after max_prompts prompts.")
+    require_platform_authenticator = models.BooleanField(
+        default=True, help_text="Only ask when the browser reported a platform authenticator."
+    )
+    platforms = models.JSONField(
+        default=list, blank=True, help_text="OS families that qualify (e.g. iOS, Android, Windows); empty = all."
+    )
+    acceptance_window_hours = models.PositiveIntegerField(
+        default=24, help_text="A passkey registered this soon after a nudge counts as accepting it."
+    )
+
+    class Meta:
+        verbose_name_plural = "nudge policies"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rollout_percent__lte=100), name="nudge_policy_rollout_range")
+        ]
+
+    def __str__(self) -> str:
+        return f"Nudge policy of {self.tenant}"
+
+
+class NudgeOutcome(models.TextChoices):
+    SHOWN = "shown"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+
+
+class Nudge(models.Model):
+    """One decision to prompt a user, and what came of it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="nudges")
+    user_id = models.CharField(max_length=255)
+    reason = models.CharField(max_length=64)
+    os_family = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    accept_until = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=NudgeOutcome.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "user_id", "created_at"], name="nudge_tenant_user_time")]
+
+
+class ScheduleStatus(models.TextChoices):
+    WAITING = "waiting"  # in cooldown or rest, or not ready; becomes due at next_eligible_at
+    DUE = "due"  # eligible again; the next sign-in may prompt, and a nudge.due event was emitted
+    DONE = "done"  # the user has a passkey
+
+
+class NudgeSchedule(models.Model):
+    """Per user nudge state; beat sweeps rows whose due time passed (eager mode ignores countdowns)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="nudge_schedules")
+    user_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=ScheduleStatus.choices, default=ScheduleStatus.DUE)
+    prompts = models.PositiveIntegerField(default=0, help_text="Prompts since the last rest.")
+    last_prompt_at = models.DateTimeField(null=True, blank=True)
+    last_dismissed_at = models.DateTimeField(null=True, blank=True)
+    next_eligible_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user_id"], name="nudge_schedule_unique")]
+        indexes = [models.Index(fields=["status", "next_eligible_at"], name="nudge_schedule_sweep")]
+
+
+class DailyMetric(models.Model):
+    """One tenant's adoption figures for one UTC day; recomputing a day replaces its row."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="daily_metrics")
+    date = models.DateField()
+    users = models.PositiveIntegerField(default=0)
+    passkey_users = models.PositiveIntegerField(default=0)
+    sign_ins = models.PositiveIntegerField(default=0)
+    passkey_sign_ins = models.PositiveIntegerField(default=0)
+    registrations_started = models.PositiveIntegerField(default=0)
+    registrations_completed = models.PositiveIntegerField(default=0)
+    authentications_started = models.PositiveIntegerField(default=0)
+    authentications_completed = models.PositiveIntegerField(default=0)
+    authentication_failures = models.PositiveIntegerField(default=0)
+    nudges_shown = models.PositiveIntegerField(default=0)
+    nudges_accepted = models.PositiveIntegerField(default=0)
+    nudges_dismissed = models.PositiveIntegerField(default=0)
+    os_breakdown = models.JSONField(default=dict)
+    browser_breakdown = models.JSONField(default=dict)
+    provider_breakdown = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "date"], name="daily_metric_unique")]

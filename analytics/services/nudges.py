@@ -1,0 +1,229 @@
+"""Post-sign-in nudges: decide at once whether to prompt, record outcomes, keep the schedule."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from passkeys.models import Credential
+from tenants.errors import NotFound
+from tenants.models import Tenant
+
+from ..models import Event, EventType, Nudge, NudgeOutcome, NudgePolicy, NudgeSchedule, ScheduleStatus
+from ..useragents import client_of
+from .events import event_record
+
+# A user whose browser had no platform authenticator is looked at again after this long.
+NOT_READY_RETRY = timedelta(days=7)
+
+# Where a synced passkey from these providers can be used without another device.
+PROVIDER_PLATFORMS = {
+    "iCloud Keychain": {"iOS", "Mac OS X"},
+    "Apple Passwords": {"iOS", "Mac OS X"},
+    "Google Password Manager": {"Android", "Chrome OS", "Windows", "Mac OS X", "Linux", "Ubuntu"},
+    "Windows Hello": {"Windows"},
+}
+
+
+@dataclass(frozen=True)
+class NudgeDecision:
+    nudge: Nudge | None
+    reason: str
+
+
+def nudge_policy_for(tenant: Tenant) -> NudgePolicy:
+    policy, _ = NudgePolicy.objects.get_or_create(tenant=tenant)
+    return policy
+
+
+def in_rollout(*, tenant_id: uuid.UUID, user_id: str, percent: int) -> bool:
+    """A stable bucket per (tenant, user): raising the percentage only ever adds users."""
+    digest = hashlib.sha256(f"{tenant_id}:{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < percent
+
+
+def _usable_on(*, os_family: str, backed_up: bool, provider: str, registered_os: str) -> bool:
+    if registered_os and registered_os == os_family:
+        return True
+    if not backed_up:
+        return False  # a device-bound passkey works where it was made (or through hybrid, which we do not count)
+    platforms = PROVIDER_PLATFORMS.get(provider)
+    return os_family in platforms if platforms is not None else bool(provider)  # third-party managers sync anywhere
+
+
+def has_usable_passkey(*, tenant: Tenant, user_id: str, os_family: str) -> bool:
+    credentials = list(
+        Credential.objects.filter(tenant=tenant, user__user_id=user_id).values_list(
+            "credential_id", "backed_up", "provider_name"
+        )
+    )
+    if not credentials:
+        return False
+    registered_on = dict(
+        Event.objects.filter(tenant=tenant, user_id=user_id, type=EventType.REGISTRATION_SUCCEEDED).values_list(
+            "credential_id", "os_family"
+        )
+    )
+    return any(
+        _usable_on(
+            os_family=os_family,
+            backed_up=backed_up,
+            provider=provider,
+            registered_os=registered_on.get(bytes(credential_id), ""),
+        )
+        for credential_id, backed_up, provider in credentials
+    )
+
+
+def _decide(
+    *, tenant: Tenant, policy: NudgePolicy, user_id: str, os_family: str, platform_ready: bool | None, now: datetime
+) -> NudgeDecision:
+    if not policy.enabled:
+        return NudgeDecision(None, "disabled")
+    if not in_rollout(tenant_id=tenant.pk, user_id=user_id, percent=policy.rollout_percent):
+        return NudgeDecision(None, "not_in_rollout")
+    if policy.platforms and os_family not in policy.platforms:
+        return NudgeDecision(None, "platform_not_eligible")
+    schedule, _ = NudgeSchedule.objects.select_for_update().get_or_create(tenant=tenant, user_id=user_id)
+    if has_usable_passkey(tenant=tenant, user_id=user_id, os_family=os_family):
+        _reschedule(schedule, status=ScheduleStatus.DONE, next_eligible_at=None)
+        return NudgeDecision(None, "has_passkey")
+    if policy.require_platform_authenticator and platform_ready is not True:
+        _reschedule(schedule, status=ScheduleStatus.WAITING, next_eligible_at=now + NOT_READY_RETRY)
+        return NudgeDecision(None, "platform_authenticator_unavailable")
+    if schedule.last_dismissed_at and now < schedule.last_dismissed_at + timedelta(days=policy.dismiss_cooldown_days):
+        return NudgeDecision(None, "cooldown")
+    if schedule.prompts >= policy.max_prompts:
+        rest_until = schedule.last_prompt_at + timedelta(days=policy.rest_days)
+        if now < rest_until:
+            _reschedule(schedule, status=ScheduleStatus.WAITING, next_eligible_at=rest_until)
+            return NudgeDecision(None, "prompt_limit_reached")
+        schedule.prompts = 0
+    nudge = Nudge.objects.create(
+        tenant=tenant,
+        user_id=user_id,
+        reason="no_passkey_on_platform",
+        os_family=os_family,
+        created_at=now,
+        accept_until=now + timedelta(hours=policy.acceptance_window_hours),
+    )
+    schedule.prompts += 1
+    schedule.last_prompt_at = now
+    _reschedule(schedule, status=ScheduleStatus.DUE, next_eligible_at=None)
+    return NudgeDecision(nudge, nudge.reason)
+
+
+def _reschedule(schedule: NudgeSchedule, *, status: str, next_eligible_at: datetime | None) -> None:
+    schedule.status = status
+    schedule.next_eligible_at = next_eligible_at
+    schedule.save()
+
+
+@transaction.atomic
+def sign_in_record(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    method: str,
+    user_agent: str = "",
+    platform_authenticator_available: bool | None = None,
+    now: datetime | None = None,
+) -> NudgeDecision:
+    """Record a sign-in by another method and answer whether to prompt for a passkey now."""
+    now = now or timezone.now()
+    event_record(tenant=tenant, type=EventType.SIGN_IN, user_id=user_id, user_agent=user_agent, method=method,
+                 occurred_at=now)  # fmt: skip
+    decision = _decide(
+        tenant=tenant,
+        policy=nudge_policy_for(tenant),
+        user_id=user_id,
+        os_family=client_of(user_agent).os_family,
+        platform_ready=platform_authenticator_available,
+        now=now,
+    )
+    if decision.nudge is not None:
+        event_record(tenant=tenant, type=EventType.NUDGE_DECIDED, user_id=user_id, user_agent=user_agent,
+                     nudge_id=decision.nudge.pk, occurred_at=now)  # fmt: skip
+    return decision
+
+
+_OUTCOME_EVENTS = {
+    NudgeOutcome.SHOWN: EventType.NUDGE_SHOWN,
+    NudgeOutcome.ACCEPTED: EventType.NUDGE_ACCEPTED,
+    NudgeOutcome.DISMISSED: EventType.NUDGE_DISMISSED,
+}
+
+
+@transaction.atomic
+def nudge_outcome_record(*, tenant: Tenant, nudge_id: uuid.UUID, outcome: str, now: datetime | None = None) -> Nudge:
+    """shown, then accepted or dismissed; repeats are ignored so the funnel counts each nudge once."""
+    now = now or timezone.now()
+    nudge = Nudge.objects.select_for_update().filter(tenant=tenant, pk=nudge_id).first()
+    if nudge is None:
+        raise NotFound("No such nudge.")
+    if nudge.outcome == outcome or (outcome == NudgeOutcome.SHOWN and nudge.outcome):
+        return nudge
+    if not nudge.outcome and outcome != NudgeOutcome.SHOWN:  # it was shown, even if nobody said so
+        event_record(tenant=tenant, type=EventType.NUDGE_SHOWN, user_id=nudge.user_id, nudge_id=nudge.pk,
+                     occurred_at=now)  # fmt: skip
+    nudge.outcome, nudge.outcome_at = outcome, now
+    nudge.save(update_fields=["outcome", "outcome_at"])
+    event_record(tenant=tenant, type=_OUTCOME_EVENTS[outcome], user_id=nudge.user_id, nudge_id=nudge.pk,
+                 occurred_at=now)  # fmt: skip
+    if outcome == NudgeOutcome.DISMISSED:
+        policy = nudge_policy_for(tenant)
+        NudgeSchedule.objects.filter(tenant=tenant, user_id=nudge.user_id).update(
+            last_dismissed_at=now,
+            status=ScheduleStatus.WAITING,
+            next_eligible_at=now + timedelta(days=policy.dismiss_cooldown_days),
+        )
+    return nudge
+
+
+@dataclass(frozen=True)
+class ScheduleSweep:
+    accepted: int
+    due: int
+
+
+def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
+    """Beat's sweep: count registrations inside a nudge's window as accepting it, and mark
+    users whose cooldown, rest or retry time has passed as due again. Safe to run twice."""
+    now = now or timezone.now()
+    registered = Event.objects.filter(
+        tenant=OuterRef("tenant"),
+        user_id=OuterRef("user_id"),
+        type=EventType.REGISTRATION_SUCCEEDED,
+        occurred_at__gte=OuterRef("created_at"),
+        occurred_at__lte=OuterRef("accept_until"),
+    )
+    accepted = 0
+    with transaction.atomic():
+        pending = Nudge.objects.select_for_update(skip_locked=True).filter(
+            outcome__in=["", NudgeOutcome.SHOWN], created_at__gte=now - timedelta(days=31)
+        )
+        for nudge in pending.filter(Exists(registered)).select_related("tenant"):
+            nudge_outcome_record(tenant=nudge.tenant, nudge_id=nudge.pk, outcome=NudgeOutcome.ACCEPTED, now=now)
+            NudgeSchedule.objects.filter(tenant=nudge.tenant, user_id=nudge.user_id).update(
+                status=ScheduleStatus.DONE, next_eligible_at=None
+            )
+            accepted += 1
+    due = []
+    with transaction.atomic():
+        rows = NudgeSchedule.objects.select_for_update(skip_locked=True).filter(
+            status=ScheduleStatus.WAITING, next_eligible_at__lte=now
+        )
+        for schedule in rows.select_related("tenant"):
+            due.append(
+                Event(tenant=schedule.tenant, type=EventType.NUDGE_DUE, user_id=schedule.user_id, occurred_at=now)
+            )
+            schedule.status = ScheduleStatus.DUE
+            schedule.save(update_fields=["status"])
+        Event.objects.bulk_create(due)
+    return ScheduleSweep(accepted=accepted, due=len(due))

@@ -1,0 +1,40 @@
+"""Celery tasks: thin wrappers that call services; each is safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from passkeys.challenges import challenges_purge_expired
+
+from .services.metrics import adoption_metrics_compute_range
+from .services.nudges import nudges_schedule
+from .services.retention import events_purge_expired
+
+TRANSIENT = (OperationalError, InterfaceError, BrokerError, RedisConnectionError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
+
+
+@shared_task(**RETRY)
+def compute_adoption_metrics(first: str | None = None, last: str | None = None) -> int:
+    """Days [first, last] (ISO dates) for every tenant; by default yesterday and today."""
+    today = timezone.now().date()
+    start = date.fromisoformat(first) if first else today - timedelta(days=1)
+    end = date.fromisoformat(last) if last else (start if first else today)
+    return len(adoption_metrics_compute_range(first=start, last=end))
+
+
+@shared_task(**RETRY)
+def schedule_nudges() -> dict[str, int]:
+    sweep = nudges_schedule()
+    return {"accepted": sweep.accepted, "due": sweep.due}
+
+
+@shared_task(**RETRY)
+def purge_expired() -> dict[str, int]:
+    return {"challenges": challenges_purge_expired(), "events": events_purge_expired()}

@@ -1,0 +1,106 @@
+"""Sign-ins by other methods, nudge outcomes and the adoption metrics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.models import NudgeOutcome
+from analytics.selectors import MAX_REPORT_DAYS, adoption_report
+from analytics.services.nudges import nudge_outcome_record, sign_in_record
+
+from ..serializers import validated
+
+SIGN_IN_METHODS = ["password", "otp", "magic_link", "social", "sso", "other"]
+
+
+class SignInsApi(APIView):
+    required_scope = "ceremonies"
+
+    @extend_schema_serializer(component_name="SignInRequest")
+    class InputSerializer(serializers.Serializer):
+        user_id = serializers.CharField(max_length=255, trim_whitespace=False)
+        method = serializers.ChoiceField(SIGN_IN_METHODS)
+        user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+        platform_authenticator_available = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema_serializer(component_name="NudgeDecision")
+    class OutputSerializer(serializers.Serializer):
+        nudge = inline_serializer(
+            "Nudge", {"id": serializers.UUIDField(), "reason": serializers.CharField()}, allow_null=True
+        )
+        reason = serializers.CharField(help_text="Why the user is, or is not, asked now.")
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        decision = sign_in_record(tenant=request.auth.tenant, **data)
+        nudge = {"id": str(decision.nudge.pk), "reason": decision.reason} if decision.nudge else None
+        return Response({"nudge": nudge, "reason": decision.reason}, status=201)
+
+
+class NudgeOutcomeApi(APIView):
+    required_scope = "ceremonies"
+
+    @extend_schema_serializer(component_name="NudgeOutcomeRequest")
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(NudgeOutcome.values)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                "NudgeOutcomeRecorded", {"id": serializers.UUIDField(), "outcome": serializers.CharField()}
+            )
+        },
+    )
+    def post(self, request, nudge_id):
+        data = validated(self.InputSerializer, request.data)
+        nudge = nudge_outcome_record(tenant=request.auth.tenant, nudge_id=nudge_id, outcome=data["outcome"])
+        return Response({"id": str(nudge.pk), "outcome": nudge.outcome})
+
+
+class AdoptionMetricsApi(APIView):
+    required_scope = "metrics:read"
+
+    class QuerySerializer(serializers.Serializer):
+        to = serializers.DateField(required=False)
+
+        def get_fields(self):
+            fields = super().get_fields()
+            fields["from"] = serializers.DateField(required=False)  # a Python keyword, so not a class attribute
+            return fields
+
+        def validate(self, attrs):
+            last = attrs.get("to") or timezone.now().date()
+            first = attrs.get("from") or last - timedelta(days=6)
+            if first > last:
+                raise serializers.ValidationError({"from": "must be on or before to"})
+            if (last - first).days >= MAX_REPORT_DAYS:
+                raise serializers.ValidationError({"from": f"a report covers at most {MAX_REPORT_DAYS} days"})
+            return {"first": first, "last": last}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="First UTC day, YYYY-MM-DD (default: six days before to)."),
+            OpenApiParameter("to", str, description="Last UTC day, YYYY-MM-DD (default: today)."),
+        ],
+        responses={
+            200: inline_serializer(
+                "AdoptionReport",
+                {
+                    "tenant_id": serializers.UUIDField(),
+                    "days": serializers.ListField(),
+                    "breakdowns": serializers.DictField(),
+                },
+            )
+        },
+    )
+    def get(self, request):
+        data = validated(self.QuerySerializer, request.query_params)
+        return Response(adoption_report(tenant=request.auth.tenant, **data))
