@@ -205,7 +205,7 @@ def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
     )
     accepted = 0
     with transaction.atomic():
-        pending = Nudge.objects.select_for_update(skip_locked=True).filter(
+        pending = Nudge.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             outcome__in=["", NudgeOutcome.SHOWN], created_at__gte=now - timedelta(days=31)
         )
         for nudge in pending.filter(Exists(registered)).select_related("tenant"):
@@ -216,7 +216,7 @@ def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
             accepted += 1
     due = []
     with transaction.atomic():
-        rows = NudgeSchedule.objects.select_for_update(skip_locked=True).filter(
+        rows = NudgeSchedule.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status=ScheduleStatus.WAITING, next_eligible_at__lte=now
         )
         for schedule in rows.select_related("tenant"):
