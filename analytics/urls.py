@@ -1,3 +1,14 @@
+"""The analysts' dashboard, mounted at /dashboard/."""
+
+from __future__ import annotations
+
 from django.urls import path
 
-urlpatterns: list = []  # the dashboard's routes
+from . import views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("", views.dashboard_index, name="index"),
+    path("<uuid:tenant_id>/", views.dashboard_tenant, name="tenant"),
+]

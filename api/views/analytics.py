@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
@@ -16,6 +16,7 @@ from analytics.services.nudges import nudge_outcome_record, sign_in_record
 
 from ..serializers import validated
 
+EARLIEST_DAY = date(2000, 1, 1)
 SIGN_IN_METHODS = ["password", "otp", "magic_link", "social", "sso", "other"]
 
 
@@ -77,7 +78,11 @@ class AdoptionMetricsApi(APIView):
             return fields
 
         def validate(self, attrs):
-            last = attrs.get("to") or timezone.now().date()
+            today = timezone.now().date()
+            for name in ("from", "to"):  # keep date arithmetic away from date.min and date.max
+                if name in attrs and not EARLIEST_DAY <= attrs[name] <= today + timedelta(days=MAX_REPORT_DAYS):
+                    raise serializers.ValidationError({name: "out of range"})
+            last = attrs.get("to") or today
             first = attrs.get("from") or last - timedelta(days=6)
             if first > last:
                 raise serializers.ValidationError({"from": "must be on or before to"})

@@ -1,0 +1,178 @@
+"""The analysts' dashboard: which tenants a person may see, and one tenant's adoption report.
+
+Every figure comes from `adoption_report`, the function behind GET /v1/metrics/adoption, so the
+page and the API cannot disagree; the views only pick the tenant and the dates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from tenants.models import Tenant
+from tenants.selectors import tenants_visible_to
+
+from .selectors import MAX_REPORT_DAYS, adoption_report
+
+DEFAULT_DAYS = 30
+EARLIEST = date(2000, 1, 1)  # keeps date arithmetic far from date.min/date.max
+PRESETS = (7, 30, 90, 365)
+BREAKDOWN_TITLES = {"os": "operating system", "browser": "browser", "provider": "passkey provider"}
+
+
+class DateRangeForm(forms.Form):
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional: the metrics API's limits, within sane years."""
+
+    to = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def __init__(self, *args, today: date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["from"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])  # a Python keyword
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        latest = self.today + timedelta(days=MAX_REPORT_DAYS)
+        last = cleaned.get("to") or self.today
+        first = cleaned.get("from")
+        for day in (first, last):
+            if day is not None and not EARLIEST <= day <= latest:
+                raise forms.ValidationError(f"Dates must lie between {EARLIEST} and {latest}.")
+        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+        if first > last:
+            raise forms.ValidationError("The first day must be on or before the last day.")
+        if (last - first).days >= MAX_REPORT_DAYS:
+            raise forms.ValidationError(f"A report covers at most {MAX_REPORT_DAYS} days.")
+        return {"first": first, "last": last}
+
+
+def date_range(params, *, today: date) -> tuple[date, date, str]:
+    """The requested range, or the default (last 30 days) with a message saying why it was not used."""
+    form = DateRangeForm(params, today=today)
+    if form.is_valid():
+        return form.cleaned_data["first"], form.cleaned_data["last"], ""
+    reason = " ".join(str(error) for errors in form.errors.values() for error in errors)
+    if form.errors.keys() - {"__all__"}:
+        reason = "Dates must be written as YYYY-MM-DD."
+    return today - timedelta(days=DEFAULT_DAYS - 1), today, f"{reason} Showing the last {DEFAULT_DAYS} days."
+
+
+_FUNNEL_FIGURES = (
+    "registrations_started",
+    "registrations_completed",
+    "authentications_started",
+    "authentications_completed",
+    "nudges_shown",
+    "nudges_accepted",
+)
+
+
+def _rate(numerator: int, denominator: int) -> float:
+    return round(numerator / denominator, 4) if denominator else 0.0  # the report's own rounding
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.1f} %"
+
+
+def report_headlines(report: dict) -> list[dict]:
+    """The cards above the charts: the last day's standing and the range's totals, from the report only."""
+    days = report["days"]
+    latest = days[-1]
+    total = {name: sum(day[name] for day in days) for name in latest if name != "date" and not name.endswith("rate")}
+    sign_in_rate = _rate(total["passkey_sign_ins"], total["sign_ins"])
+    cards = [
+        ("users", "Users", latest["users"], f"known on {latest['date']}"),
+        ("passkey_users", "Passkey users", latest["passkey_users"], f"with a passkey on {latest['date']}"),
+        ("adoption_rate", "Adoption rate", latest["adoption_rate"], f"passkey users / users on {latest['date']}"),
+        ("passkey_sign_in_rate", "Passkey sign-in rate", sign_in_rate, "passkey sign-ins / sign-ins, whole range"),
+        ("sign_ins", "Sign-ins", total["sign_ins"], f"{total['passkey_sign_ins']:,} with a passkey"),
+        (
+            "registrations_completed",
+            "Passkeys registered",
+            total["registrations_completed"],
+            f"of {total['registrations_started']:,} started",
+        ),
+        (
+            "authentication_failures",
+            "Passkey sign-in failures",
+            total["authentication_failures"],
+            f"of {total['authentications_started']:,} started",
+        ),
+        ("nudges_accepted", "Nudges accepted", total["nudges_accepted"], f"of {total['nudges_shown']:,} shown"),
+    ]
+    return [
+        {
+            "key": key,
+            "label": label,
+            "value": value,
+            "display": _percent(value) if key.endswith("rate") else f"{value:,}",
+            "note": note,
+        }
+        for key, label, value, note in cards
+    ]
+
+
+def report_funnels(report: dict) -> dict[str, str]:
+    """Conversion over the whole range for each funnel's panel header."""
+    total = {name: sum(day[name] for day in report["days"]) for name in _FUNNEL_FIGURES}
+    return {
+        "registration": _percent(_rate(total["registrations_completed"], total["registrations_started"])),
+        "authentication": _percent(_rate(total["authentications_completed"], total["authentications_started"])),
+        "nudge": _percent(_rate(total["nudges_accepted"], total["nudges_shown"])),
+    }
+
+
+def _visible_tenant(tenant_id: uuid.UUID, visible: list[Tenant]) -> Tenant | None:
+    return next((tenant for tenant in visible if tenant.pk == tenant_id), None)
+
+
+@require_GET
+@login_required
+def dashboard_index(request: HttpRequest) -> HttpResponse:
+    """One visible tenant: straight to it. Several: a chooser. None: an empty state."""
+    tenants = tenants_visible_to(user=request.user)
+    if len(tenants) == 1:
+        return redirect("analytics:tenant", tenant_id=tenants[0].pk)
+    return render(request, "analytics/chooser.html", {"tenants": tenants})
+
+
+@require_GET
+@login_required
+def dashboard_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> HttpResponse:
+    visible = tenants_visible_to(user=request.user)
+    tenant = _visible_tenant(tenant_id, visible)
+    if tenant is None:
+        # The same answer for another tenant's id and for an id that does not exist: nothing to learn.
+        return render(request, "analytics/not_found.html", status=404)
+    today = timezone.now().date()
+    first, last, message = date_range(request.GET, today=today)
+    report = adoption_report(tenant=tenant, first=first, last=last)
+    presets = [
+        {"days": n, "from": (today - timedelta(days=n - 1)).isoformat(), "to": today.isoformat()} for n in PRESETS
+    ]
+    context = {
+        "tenant": tenant,
+        "tenants": visible,
+        "report": report,
+        "headlines": report_headlines(report),
+        "funnels": report_funnels(report),
+        "breakdowns": [
+            {"key": key, "title": title, "empty": not report["breakdowns"][key]}
+            for key, title in BREAKDOWN_TITLES.items()
+        ],
+        "first": first,
+        "last": last,
+        "message": message,
+        "presets": presets,
+    }
+    return render(request, "analytics/tenant.html", context)

@@ -1,0 +1,282 @@
+"""The dashboard in a real headless Chromium: every chart draws with data, the headline numbers are
+the report's, and the console stays free of errors. Leaves a screenshot in artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from analytics.models import EventType
+from analytics.selectors import adoption_report
+from analytics.services.events import event_record
+from analytics.services.metrics import adoption_metrics_compute_range
+from analytics.services.nudges import nudge_outcome_record, sign_in_record
+from passkeys.services.credentials import credential_import
+from tenants.models import Membership
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT = Path(settings.BASE_DIR) / "artifacts" / "screenshots" / "dashboard.png"
+PASSWORD = "correct horse battery staple"
+DAYS = 30
+CANVASES = ["rates", "sign-ins", "registrations", "authentications", "nudges", "os", "browser", "provider"]
+
+# (user agent, passkey provider AAGUID, provider name): a realistic mix of platforms.
+CLIENTS = [
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.4 Mobile/15E148 Safari/604.1",
+        "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
+        "Apple Passwords",
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.4 Safari/605.1.15",
+        "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
+        "Apple Passwords",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Safari/537.36",
+        "08987058-cadc-4b81-b6e1-30de50dcbe96",
+        "Windows Hello",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Mobile Safari/537.36",
+        "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
+        "Google Password Manager",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "bada5566-a7aa-401f-bd96-45619a55120d",
+        "1Password",
+    ),
+]
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread needs committed rows
+
+
+def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day: int = 3) -> None:
+    """Weeks of rising adoption through the services the API uses; past days stored by the metrics job.
+
+    Users sign in by password and are nudged; more accept as the weeks go by, and those who have a
+    passkey come back with it (now and then failing).
+    """
+    rng = random.Random(7)  # the same picture on every run
+    now = timezone.now()
+    clients: dict[str, tuple] = {}
+    with_passkey: set[str] = set()
+    for ago in range(days - 1, -1, -1):
+        at = now - timedelta(days=ago, minutes=30)
+        progress = 1 - ago / days
+        for n in range(first_users if ago == days - 1 else new_per_day):
+            clients[f"user-{ago}-{n}"] = CLIENTS[rng.randrange(len(CLIENTS))]
+        for user, client in clients.items():
+            if user in with_passkey:
+                if rng.random() < 0.5:
+                    _passkey_sign_in(tenant, user, client, at, failed=rng.random() < 0.08)
+                continue
+            if not user.startswith(f"user-{ago}-") and rng.random() > 0.3:
+                continue  # not every user signs in every day
+            decision = sign_in_record(
+                tenant=tenant, user_id=user, method=rng.choice(["password", "password", "otp", "magic_link"]),
+                user_agent=client[0], platform_authenticator_available=rng.random() < 0.8, now=at,
+            )  # fmt: skip
+            if decision.nudge is None:
+                continue
+            accept = rng.random() < 0.2 + 0.5 * progress
+            outcome = "accepted" if accept else rng.choice(["dismissed", "dismissed", "shown"])
+            nudge_outcome_record(tenant=tenant, nudge_id=decision.nudge.pk, outcome=outcome, now=at)
+            if outcome == "shown":
+                continue
+            event_record(tenant=tenant, type=EventType.REGISTRATION_STARTED, user_id=user, user_agent=client[0],
+                         occurred_at=at)  # fmt: skip
+            if accept:
+                credential_import(
+                    tenant=tenant, user_id=user, credential_id=os.urandom(32), public_key=os.urandom(77),
+                    algorithm=-7, aaguid=uuid.UUID(client[1]), backup_eligible=True, backed_up=True, created_at=at,
+                )  # fmt: skip
+                event_record(tenant=tenant, type=EventType.REGISTRATION_SUCCEEDED, user_id=user,
+                             user_agent=client[0], provider=client[2], occurred_at=at)  # fmt: skip
+                with_passkey.add(user)
+    today = now.date()
+    adoption_metrics_compute_range(first=today - timedelta(days=days - 1), last=today - timedelta(days=1),
+                                   tenants=[tenant])  # fmt: skip
+
+
+def _passkey_sign_in(tenant, user: str, client: tuple, at, *, failed: bool) -> None:
+    event_record(tenant=tenant, type=EventType.AUTHENTICATION_STARTED, user_id=user, user_agent=client[0],
+                 occurred_at=at)  # fmt: skip
+    event_record(
+        tenant=tenant, user_id=user, user_agent=client[0], provider=client[2], occurred_at=at,
+        type=EventType.AUTHENTICATION_FAILED if failed else EventType.AUTHENTICATION_SUCCEEDED,
+        code="user_verification_required" if failed else "",
+    )  # fmt: skip
+
+
+def _unavailable(reason: str) -> None:
+    """CI must run this test: there a missing browser is a failure, elsewhere a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser():
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        _unavailable(f"{CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install chromium chromium-driver")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        _unavailable("selenium is not installed: pip install -r requirements.txt")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1400,1800", f"--user-data-dir={profile}",
+    ):  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # A given chromedriver: Selenium Manager would otherwise try to download one.
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def analyst(django_user_model, make_tenant):
+    tenant = make_tenant(name="Acme Shop", rp_id="shop.example.com", origins=["https://shop.example.com"])
+    person = django_user_model.objects.create_user(username="ana", password=PASSWORD)
+    Membership.objects.create(user=person, tenant=tenant, role="analyst")
+    return person, tenant
+
+
+CHART_STATE = """
+return Array.from(document.querySelectorAll("canvas")).map(function (canvas) {
+  var chart = Chart.getChart(canvas);
+  var context = canvas.getContext("2d");
+  var pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  var painted = 0;
+  for (var i = 3; i < pixels.length; i += 4) { if (pixels[i] !== 0) { painted += 1; } }
+  var blank = document.createElement("canvas");
+  blank.width = canvas.width;
+  blank.height = canvas.height;
+  return {
+    id: canvas.id,
+    type: chart ? chart.config.type : null,
+    datasets: chart ? chart.data.datasets.map(function (d) { return d.data.length; }) : [],
+    total: chart ? chart.data.datasets.reduce(function (sum, d) {
+      return sum + d.data.reduce(function (a, b) { return a + Math.abs(b); }, 0);
+    }, 0) : 0,
+    painted: painted,
+    differs: canvas.toDataURL() !== blank.toDataURL(),
+    width: canvas.width,
+  };
+});
+"""
+
+
+def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_server, analyst):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    person, tenant = analyst
+    history_seed(tenant)
+    console: list[dict] = []
+    try:
+        browser.get(f"{live_server.url}/accounts/login/")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOT.with_name("login.png")))
+        browser.find_element(By.NAME, "username").send_keys(person.username)
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "form.login-form button[type=submit]").click()
+        WebDriverWait(browser, 15).until(expected_conditions.url_contains(f"/dashboard/{tenant.pk}/"))
+        WebDriverWait(browser, 15).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
+
+        today = timezone.now().date()
+        report = adoption_report(tenant=tenant, first=today - timedelta(days=29), last=today)
+
+        charts = {state["id"]: state for state in browser.execute_script(CHART_STATE)}
+        assert sorted(charts) == sorted(f"chart-{name}" for name in CANVASES)
+        for state in charts.values():
+            assert state["type"], f"{state['id']} has no Chart instance"
+            assert state["datasets"] and all(state["datasets"]), f"{state['id']} has an empty dataset"
+            assert state["total"] > 0, f"{state['id']} plots only zeros"
+            assert state["differs"] and state["painted"] > 500, f"{state['id']} drew nothing: {state}"
+        assert charts["chart-rates"]["datasets"] == [30, 30]
+
+        shown = {
+            card.get_attribute("data-metric"): (
+                card.get_attribute("data-value"), card.find_element(By.CSS_SELECTOR, ".value").text,
+            )
+            for card in browser.find_elements(By.CSS_SELECTOR, ".card")
+        }  # fmt: skip
+        latest, days = report["days"][-1], report["days"]
+        total = {name: sum(day[name] for day in days) for name in latest if name != "date"}
+        passkey_sign_in_rate = round(total["passkey_sign_ins"] / total["sign_ins"], 4)
+        assert shown == {
+            "users": (str(latest["users"]), f"{latest['users']:,}"),
+            "passkey_users": (str(latest["passkey_users"]), f"{latest['passkey_users']:,}"),
+            "adoption_rate": (str(latest["adoption_rate"]), f"{latest['adoption_rate'] * 100:.1f} %"),
+            "passkey_sign_in_rate": (str(passkey_sign_in_rate), f"{passkey_sign_in_rate * 100:.1f} %"),
+            "sign_ins": (str(total["sign_ins"]), f"{total['sign_ins']:,}"),
+            "registrations_completed": (
+                str(total["registrations_completed"]), f"{total['registrations_completed']:,}",
+            ),
+            "authentication_failures": (
+                str(total["authentication_failures"]), f"{total['authentication_failures']:,}",
+            ),
+            "nudges_accepted": (str(total["nudges_accepted"]), f"{total['nudges_accepted']:,}"),
+        }  # fmt: skip
+        assert latest["passkey_users"] > 0 and total["authentication_failures"] > 0
+        embedded = browser.execute_script('return JSON.parse(document.getElementById("adoption-report").textContent)')
+        assert embedded == report
+
+        console = browser.get_log("browser")
+        severe = [entry for entry in console if entry["level"] == "SEVERE"]
+        assert not severe, f"console errors: {severe}"
+    except BaseException:
+        console = console or _safe_log(browser)
+        print("Browser console:", *console, sep="\n  ")
+        raise
+    finally:
+        _screenshot(browser)
+        print(f"Screenshot: {SCREENSHOT}")
+
+
+def _safe_log(browser) -> list[dict]:
+    try:
+        return browser.get_log("browser")
+    except Exception as error:  # the browser may be the thing that failed
+        return [{"level": "UNKNOWN", "message": f"could not read the console: {error!r}"}]
+
+
+def _screenshot(browser, path: Path = SCREENSHOT) -> None:
+    """The whole page: grow the window until its viewport holds the document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        height, chrome = browser.execute_script(
+            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+        )
+        browser.set_window_size(1400, max(int(height) + int(chrome), 900))
+    finally:
+        browser.save_screenshot(str(path))
