@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone as django_timezone
 
 from passkeys.models import Credential, PasskeyUser
@@ -34,31 +35,36 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _known_users_add(*, tenant: Tenant, day: date) -> None:
-    """Remember users first seen on this day, from its events and its new passkeys (INSERT … SELECT)."""
-    start, end = day_bounds(day)
-    quote = connection.ops.quote_name
-    events, known = quote(Event._meta.db_table), quote(KnownUser._meta.db_table)
-    credentials, users = quote(Credential._meta.db_table), quote(PasskeyUser._meta.db_table)
-    seen_types = [EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED, EventType.REGISTRATION_SUCCEEDED]
-    # Raw SQL gets values the way the ORM would send them (SQLite keeps UUIDs as hex text).
-    tenant_db = Tenant._meta.pk.get_db_prep_value(tenant.pk, connection)
-    day_db = connection.ops.adapt_datefield_value(day)
-    start_db, end_db = connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end)
+SEEN = [EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED, EventType.REGISTRATION_SUCCEEDED]
+
+
+def known_users_fold(*, tenant: Tenant, until: datetime) -> None:
+    """Remember every user seen before `until` with the first day they were seen, in one INSERT … SELECT.
+
+    The table outlives event retention, and keeping the earliest day makes any order of runs agree.
+    """
+    seen = (
+        Event.objects.filter(tenant=tenant, occurred_at__lt=until, type__in=SEEN)
+        .exclude(user_id="")
+        .values("tenant_id", "user_id")
+        .annotate(first=Min(TruncDate("occurred_at", tzinfo=UTC)))
+    )
+    owners = (
+        Credential.objects.filter(tenant=tenant, created_at__lt=until)
+        .values("tenant_id", "user__user_id")
+        .annotate(first=Min(TruncDate("created_at", tzinfo=UTC)))
+    )
+    select, params = seen.union(owners, all=True).query.sql_with_params()
+    known = connection.ops.quote_name(KnownUser._meta.db_table)
     with connection.cursor() as cursor:
-        # Table names are ours; every value is a parameter.
+        # The SELECT is the ORM's, with its parameters; only our own table name is formatted in.
         cursor.execute(
             f"INSERT INTO {known} (tenant_id, user_id, first_seen_on) "  # noqa: S608
-            f"SELECT DISTINCT tenant_id, user_id, %s FROM {events} "
-            f"WHERE tenant_id = %s AND occurred_at >= %s AND occurred_at < %s AND user_id <> '' "
-            f"AND type IN (%s, %s, %s) "
-            f"UNION SELECT DISTINCT c.tenant_id, u.user_id, %s FROM {credentials} c JOIN {users} u ON u.id = c.user_id "
-            f"WHERE c.tenant_id = %s AND c.created_at >= %s AND c.created_at < %s "
-            # Days may be computed in any order: keep the earliest day a user was seen.
+            f"SELECT tenant_id, user_id, MIN(first) FROM ({select}) AS seen WHERE true GROUP BY tenant_id, user_id "
             f"ON CONFLICT (tenant_id, user_id) DO UPDATE SET first_seen_on = CASE "
             f"WHEN excluded.first_seen_on < {known}.first_seen_on THEN excluded.first_seen_on "
             f"ELSE {known}.first_seen_on END",
-            [day_db, tenant_db, start_db, end_db, *seen_types, day_db, tenant_db, start_db, end_db],
+            params,
         )
 
 
@@ -71,17 +77,22 @@ def day_figures(*, tenant: Tenant, day: date) -> dict:
     for name, column in BREAKDOWNS.items():
         rows = passkey_sign_ins.exclude(**{column: ""}).values_list(column).annotate(n=Count("pk"))
         figures[name] = dict(rows)
-    figures["users"] = KnownUser.objects.filter(tenant=tenant, first_seen_on__lte=day).count()
+    # Known users folded so far, plus this day's own (a live day may not be folded yet).
+    known = KnownUser.objects.filter(tenant=tenant, first_seen_on__lte=day).values_list("user_id")
+    seen = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end, type__in=SEEN)
+    owners = PasskeyUser.objects.filter(
+        tenant=tenant, credentials__created_at__gte=start, credentials__created_at__lt=end
+    )
+    figures["users"] = known.union(
+        seen.exclude(user_id="").values_list("user_id"), owners.values_list("user_id")
+    ).count()
     figures["passkey_users"] = (
         Credential.objects.filter(tenant=tenant, created_at__lt=end).values("user_id").distinct().count()
     )
     return figures
 
 
-@transaction.atomic
-def adoption_metrics_compute(*, tenant: Tenant, day: date) -> DailyMetric:
-    """Compute and store one day; running it again replaces the row with the same figures."""
-    _known_users_add(tenant=tenant, day=day)
+def _day_store(*, tenant: Tenant, day: date) -> DailyMetric:
     metric, _ = DailyMetric.objects.update_or_create(
         tenant=tenant,
         date=day,
@@ -90,12 +101,21 @@ def adoption_metrics_compute(*, tenant: Tenant, day: date) -> DailyMetric:
     return metric
 
 
+def adoption_metrics_compute(*, tenant: Tenant, day: date) -> DailyMetric:
+    return adoption_metrics_compute_days(tenant=tenant, first=day, last=day)[0]
+
+
+@transaction.atomic
+def adoption_metrics_compute_days(*, tenant: Tenant, first: date, last: date) -> list[DailyMetric]:
+    """Compute and store [first, last] for one tenant; running it again replaces the rows with the same figures."""
+    known_users_fold(tenant=tenant, until=day_bounds(last)[1])
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    return [_day_store(tenant=tenant, day=day) for day in days]
+
+
 def adoption_metrics_compute_range(*, first: date, last: date, tenants=None) -> list[DailyMetric]:
+    """Every tenant (or the given ones), each in its own transaction."""
     tenants = Tenant.objects.order_by("created_at") if tenants is None else tenants
-    computed = []
-    for tenant in tenants:
-        day = first
-        while day <= last:
-            computed.append(adoption_metrics_compute(tenant=tenant, day=day))
-            day += timedelta(days=1)
-    return computed
+    return [
+        metric for tenant in tenants for metric in adoption_metrics_compute_days(tenant=tenant, first=first, last=last)
+    ]

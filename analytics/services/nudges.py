@@ -162,12 +162,14 @@ _OUTCOME_EVENTS = {
 
 @transaction.atomic
 def nudge_outcome_record(*, tenant: Tenant, nudge_id: uuid.UUID, outcome: str, now: datetime | None = None) -> Nudge:
-    """shown, then accepted or dismissed; repeats are ignored so the funnel counts each nudge once."""
+    """shown, then accepted or dismissed; repeats and later answers are ignored so the funnel counts each nudge once."""
     now = now or timezone.now()
     nudge = Nudge.objects.select_for_update().filter(tenant=tenant, pk=nudge_id).first()
     if nudge is None:
         raise NotFound("No such nudge.")
-    if nudge.outcome == outcome or (outcome == NudgeOutcome.SHOWN and nudge.outcome):
+    if nudge.outcome in (NudgeOutcome.ACCEPTED, NudgeOutcome.DISMISSED) or nudge.outcome == outcome:
+        return nudge  # the first final answer stands, so a nudge counts in one funnel step only
+    if outcome == NudgeOutcome.SHOWN and nudge.outcome:
         return nudge
     if not nudge.outcome and outcome != NudgeOutcome.SHOWN:  # it was shown, even if nobody said so
         event_record(tenant=tenant, type=EventType.NUDGE_SHOWN, user_id=nudge.user_id, nudge_id=nudge.pk,
