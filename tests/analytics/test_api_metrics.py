@@ -10,6 +10,7 @@ from django.utils import timezone
 from analytics.models import EventType
 from analytics.services.events import event_record
 from analytics.services.metrics import adoption_metrics_compute
+from tests.support.api import assert_problem
 
 IOS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -28,14 +29,6 @@ ADDED_RATES = {"registration_completion_rate", "authentication_success_rate", "n
 def adoption(api, **params):
     query = "&".join(f"{name}={value}" for name, value in params.items())
     return api.get(f"/v1/metrics/adoption?{query}" if query else "/v1/metrics/adoption")
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == code
-    return body
 
 
 def activity_add(tenant, day: date = DAY, *, sign_ins: int, passkey_sign_ins: int) -> None:

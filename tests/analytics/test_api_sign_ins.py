@@ -8,6 +8,7 @@ import pytest
 
 from analytics.models import Event, EventType, Nudge
 from analytics.services.nudges import nudge_policy_for
+from tests.support.api import assert_problem
 
 ANDROID = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -19,14 +20,6 @@ READY = {"user_id": "alice", "method": "password", "user_agent": ANDROID, "platf
 
 def sign_in(api, **body):
     return api.post("/v1/sign-ins", {**READY, **body})
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == code
-    return body
 
 
 def test_sign_in_that_prompts_answers_the_nudge_and_its_reason(api):

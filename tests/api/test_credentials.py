@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from passkeys.models import Credential, PasskeyUser
+from tests.support.api import assert_problem
 from tests.support.authenticator import SoftAuthenticator, b64url_decode, b64url_encode
 
 ORIGIN = "https://example.com"
@@ -27,14 +28,6 @@ CREDENTIAL_FIELDS = {
 }
 B64URL = re.compile(r"[A-Za-z0-9_-]+")
 UNKNOWN_ID = b64url_encode(b"\x01" * 32)
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == code
-    return body
 
 
 def listed(api, user_id: str = "alice") -> list[dict]:

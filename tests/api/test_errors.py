@@ -9,25 +9,12 @@ import pytest
 from django.conf import settings
 
 from passkeys.models import Credential, PasskeyUser
+from tests.support.api import assert_problem
 from tests.support.authenticator import b64url_encode
 
 ORIGIN = "https://example.com"
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code"}
 START_BODY = {"user_id": "alice", "username": "alice@example.com"}
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    """The response is an RFC 9457 problem with this status and code."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert PROBLEM_MEMBERS <= set(body), body
-    assert body["status"] == status
-    assert body["code"] == code
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str)
-    return body
 
 
 def raw(api, method: str, path: str, body: bytes | str, content_type: str = "application/json"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from passkeys.models import Credential, PasskeyUser
+from tests.support.api import assert_problem
 from tests.support.authenticator import SoftAuthenticator, b64url_decode, b64url_encode
 
 ORIGIN_A = "https://a.example.com"
@@ -48,14 +49,6 @@ def a_state() -> list[tuple]:
             "user__user_id", "user__handle", "name", "sign_count", "last_used_at", "credential_id"
         )
     )
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == code
-    return body
 
 
 # --- credentials and users -----------------------------------------------------------------

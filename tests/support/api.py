@@ -74,3 +74,17 @@ class PasskeyApi:
         options = self.authentication_options(user_id, **(start or {}))
         assertion = authenticator.get(options, origin=origin, **knobs)
         return self.post("/v1/authentications/finish", {"credential": assertion})
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    """The response is an RFC 9457 problem with this status and contract code; returns its body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert {"type", "title", "status", "detail", "code"} <= set(body), body
+    assert body["status"] == status
+    assert body["code"] == code
+    assert isinstance(body["type"], str) and body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str)
+    return body
