@@ -98,3 +98,18 @@ def api_key_touch(*, api_key_id: int) -> None:
     """Record use, at most about once a minute per key so a hot key does not write per request."""
     if caching.api_key_touch_due(api_key_id):
         ApiKey.objects.filter(pk=api_key_id).update(last_used_at=timezone.now())
+
+
+DEMO_NAME, DEMO_RP_ID = "Demo", "localhost"
+
+
+def demo_tenant_get_or_create(*, port: int = 8000) -> Tenant:
+    """The local demo relying party (rp id localhost), allowing the origin of the port it runs on."""
+    url = f"http://localhost:{port}"
+    tenant = Tenant.objects.filter(name=DEMO_NAME, rp_id=DEMO_RP_ID).first()
+    if tenant is None:
+        return tenant_create(name=DEMO_NAME, rp_id=DEMO_RP_ID, origins=[url], rp_name="Passkey demo")
+    if url not in tenant.origins:
+        tenant.origins = [*tenant.origins, url]
+        tenant.save(update_fields=["origins", "updated_at"])
+    return tenant

@@ -61,9 +61,9 @@ def known_users_fold(*, tenant: Tenant, until: datetime) -> None:
         cursor.execute(
             f"INSERT INTO {known} (tenant_id, user_id, first_seen_on) "  # noqa: S608
             f"SELECT tenant_id, user_id, MIN(first) FROM ({select}) AS seen WHERE true GROUP BY tenant_id, user_id "
-            f"ON CONFLICT (tenant_id, user_id) DO UPDATE SET first_seen_on = CASE "
-            f"WHEN excluded.first_seen_on < {known}.first_seen_on THEN excluded.first_seen_on "
-            f"ELSE {known}.first_seen_on END",
+            # Only an earlier day rewrites a row, so a run that learns nothing writes nothing.
+            f"ON CONFLICT (tenant_id, user_id) DO UPDATE SET first_seen_on = excluded.first_seen_on "
+            f"WHERE excluded.first_seen_on < {known}.first_seen_on",
             params,
         )
 

@@ -59,7 +59,8 @@ def _usable_on(*, os_family: str, backed_up: bool, provider: str, registered_os:
 
 def has_usable_passkey(*, tenant: Tenant, user_id: str, os_family: str) -> bool:
     credentials = list(
-        Credential.objects.filter(tenant=tenant, user__user_id=user_id).values_list(
+        # Naming the user's tenant too lets the unique (tenant, user_id) index drive the join.
+        Credential.objects.filter(tenant=tenant, user__tenant=tenant, user__user_id=user_id).values_list(
             "credential_id", "backed_up", "provider_name"
         )
     )

@@ -1,0 +1,141 @@
+"""`manage.py seed_demo`: a demo tenant with synthetic history, seeded once, through the services."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from fido2 import cbor
+from fido2.cose import CoseKey
+
+from analytics.demo import PROVIDERS
+from analytics.models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgePolicy
+from analytics.services.events import event_record
+from passkeys.models import Credential, PasskeyUser
+from tenants.models import Tenant
+
+SMALL = ["--users", "60", "--days", "10"]
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *SMALL, *args, stdout=out)
+    return out.getvalue()
+
+
+def demo() -> Tenant:
+    return Tenant.objects.get(name="Demo", rp_id="localhost")
+
+
+def history(tenant: Tenant) -> dict[str, int]:
+    models = (Event, Credential, PasskeyUser, Nudge, KnownUser, DailyMetric)
+    return {model.__name__: model.objects.filter(tenant=tenant).count() for model in models}
+
+
+@pytest.mark.django_db
+def test_seed_records_every_day_with_passkeys_and_rising_adoption():
+    output = seed()
+
+    tenant = demo()
+    today = timezone.now().date()
+    days = {today - timedelta(days=n) for n in range(10)}
+    assert {at.date() for at in Event.objects.filter(tenant=tenant).values_list("occurred_at", flat=True)} == days
+    assert Credential.objects.filter(tenant=tenant).exists()
+    metrics = list(DailyMetric.objects.filter(tenant=tenant).order_by("date"))
+    assert [metric.date for metric in metrics] == sorted(days)
+    first, last = metrics[0], metrics[-1]
+    assert last.passkey_users / last.users > first.passkey_users / first.users
+    assert re.search(r"60 users, \d+ events, \d+ passkeys, 10 days, [\d.]+ s", output)
+
+
+@pytest.mark.django_db
+def test_seed_history_has_every_kind_of_event_from_several_platforms():
+    seed()
+
+    events = Event.objects.filter(tenant=demo())
+    kinds = set(events.values_list("type", flat=True))
+    assert {EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED, EventType.REGISTRATION_SUCCEEDED} <= kinds
+    assert {EventType.NUDGE_DECIDED, EventType.NUDGE_SHOWN, EventType.NUDGE_ACCEPTED} <= kinds
+    assert len(set(events.exclude(os_family="").values_list("os_family", flat=True))) >= 3
+    assert len(set(events.exclude(browser_family="").values_list("browser_family", flat=True))) >= 3
+    assert not events.filter(occurred_at__gt=timezone.now()).exists()
+
+
+@pytest.mark.django_db
+def test_seeded_passkeys_have_real_keys_random_ids_and_listed_aaguids():
+    seed()
+
+    credentials = Credential.objects.filter(tenant=demo())
+    assert credentials.exists()
+    for credential in credentials:
+        assert CoseKey.parse(cbor.decode(bytes(credential.public_key))).ALGORITHM == -7
+        assert 16 <= len(bytes(credential.credential_id)) <= 32
+        assert credential.aaguid in {provider.aaguid for provider in PROVIDERS.values()}
+    assert len({bytes(c.credential_id) for c in credentials}) == credentials.count()
+    assert credentials.exclude(provider_name="").exists()
+    used = credentials.filter(last_used_at__isnull=False)
+    assert used.exists()
+    assert all(c.created_at <= c.last_used_at <= timezone.now() for c in used)
+
+
+@pytest.mark.django_db
+def test_second_run_without_reset_adds_nothing():
+    seed()
+    tenant = demo()
+    before = history(tenant)
+
+    output = seed()
+
+    assert history(tenant) == before
+    assert "kept existing history" in output
+
+
+@pytest.mark.django_db
+def test_reset_replaces_the_history_with_the_same_one():
+    seed()
+    tenant = demo()
+    before = history(tenant)
+
+    seed("--reset")
+
+    assert history(tenant) == before  # the same seed gives the same history, not a second copy
+
+
+@pytest.mark.django_db
+def test_seed_fills_the_tenant_demo_tenant_made():
+    call_command("demo_tenant", stdout=io.StringIO())
+    made = demo()
+
+    seed()
+
+    assert Tenant.objects.filter(name="Demo").count() == 1
+    assert Event.objects.filter(tenant=made).exists()
+
+
+@pytest.mark.django_db
+def test_seed_and_reset_leave_other_tenants_alone(tenant):
+    event_record(tenant=tenant, type=EventType.SIGN_IN, user_id="someone", method="password")
+    policy = NudgePolicy.objects.create(tenant=tenant, rollout_percent=40)
+
+    seed()
+    seed("--reset")
+
+    assert Event.objects.filter(tenant=tenant).count() == 1
+    assert not DailyMetric.objects.filter(tenant=tenant).exists()
+    assert not Credential.objects.filter(tenant=tenant).exists()
+    policy.refresh_from_db()
+    assert policy.rollout_percent == 40
+
+
+@pytest.mark.django_db
+def test_seed_keeps_the_demo_policy_rollout_it_found():
+    call_command("demo_tenant", stdout=io.StringIO())
+    NudgePolicy.objects.create(tenant=demo(), rollout_percent=70)
+
+    seed()
+
+    assert NudgePolicy.objects.get(tenant=demo()).rollout_percent == 70
