@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "tenants",
     "passkeys",
     "analytics",
+    "webhooks",
     "api",
 ]
 

@@ -17,3 +17,6 @@ ceremony_failed = Signal()
 # Sent with `tenant` and `user_id` after a user's passkey data was erased, so that every app
 # erases what it holds about that user too.
 user_erased = Signal()
+
+# Sent with `tenant` and `credential` (the deleted Credential, its owner loaded) after a deletion.
+credential_deleted = Signal()

@@ -58,6 +58,17 @@ class Tenant(models.Model):
     challenge_timeout = models.PositiveIntegerField(
         default=300, validators=[MinValueValidator(10), MaxValueValidator(3600)], help_text="Seconds."
     )
+    allowed_aaguids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Authenticator AAGUIDs allowed to register (lowercase, dashed); empty allows every authenticator.",
+    )
+    rate_limit_per_key = models.PositiveIntegerField(
+        default=1200, help_text="Requests per minute one API key may make to the ceremony endpoints."
+    )
+    rate_limit_per_user = models.PositiveIntegerField(
+        default=30, help_text="Ceremony requests per minute for one user of this tenant."
+    )
     event_retention_days = models.PositiveIntegerField(
         default=400, validators=[MinValueValidator(1)], help_text="Events older than this are deleted."
     )

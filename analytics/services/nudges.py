@@ -16,6 +16,7 @@ from tenants.errors import NotFound
 from tenants.models import Tenant
 
 from ..models import Event, EventType, Nudge, NudgeOutcome, NudgePolicy, NudgeSchedule, ScheduleStatus
+from ..signals import nudge_due
 from ..useragents import client_of
 from .events import event_record
 
@@ -229,4 +230,8 @@ def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
             schedule.status = ScheduleStatus.DUE
             schedule.save(update_fields=["status"])
         Event.objects.bulk_create(due)
+        for event in due:
+            transaction.on_commit(
+                lambda event=event: nudge_due.send(sender=Tenant, tenant=event.tenant, user_id=event.user_id)
+            )
     return ScheduleSweep(accepted=accepted, due=len(due))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from tenants.errors import NotFound
 from tenants.models import Tenant
 
 from ..models import Credential, PasskeyUser
 from ..providers import provider_name
 from ..selectors import credential_get
-from ..signals import user_erased
+from ..signals import credential_deleted, user_erased
 from .registration import passkey_user_get_or_create
 
 
@@ -68,9 +67,9 @@ def credential_rename(*, tenant: Tenant, credential_id: bytes, name: str) -> Cre
 
 
 def credential_delete(*, tenant: Tenant, credential_id: bytes) -> None:
-    deleted, _ = Credential.objects.filter(tenant=tenant, credential_id=credential_id).delete()
-    if not deleted:
-        raise NotFound("No credential with this id.")
+    credential = credential_get(tenant=tenant, credential_id=credential_id)
+    credential.delete()
+    credential_deleted.send(sender=Tenant, tenant=tenant, credential=credential)
 
 
 def user_delete(*, tenant: Tenant, user_id: str) -> None:
