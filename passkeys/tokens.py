@@ -26,7 +26,8 @@ from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm
 
-from tenants.models import Tenant
+from tenants.audit import audit_actor, audit_record
+from tenants.models import AuditAction, Tenant
 
 from .models import SigningKey
 
@@ -81,9 +82,17 @@ def signing_key_rotate(*, tenant: Tenant) -> SigningKey:
     private_key = ec.generate_private_key(ec.SECP256R1())
     jwk = _public_jwk(private_key)
     with transaction.atomic():
-        SigningKey.objects.filter(tenant=tenant, retired_at__isnull=True).update(retired_at=timezone.now())
+        current = SigningKey.objects.filter(tenant=tenant, retired_at__isnull=True)
+        old_kid = current.values_list("kid", flat=True).first()
+        current.update(retired_at=timezone.now())
         key = SigningKey.objects.create(
             tenant=tenant, kid=jwk["kid"], public_jwk=jwk, private_key_encrypted=_encrypt(private_key, jwk["kid"])
+        )
+        audit_record(
+            tenant=tenant,
+            action=AuditAction.SIGNING_KEY_ROTATED,
+            target=f"Signing key {key.kid}",
+            changes={"kid": [old_kid, key.kid]},
         )
     with _current_keys_lock:
         _current_keys.pop(tenant.pk, None)
@@ -98,7 +107,9 @@ def _current_key(tenant: Tenant) -> tuple[str, ec.EllipticCurvePrivateKey]:
     row = SigningKey.objects.filter(tenant=tenant, retired_at__isnull=True).first()
     if row is None:
         try:
-            row = signing_key_rotate(tenant=tenant)
+            # The first key is made on demand, by the service rather than by whoever's login needed it.
+            with audit_actor("first signing key"):
+                row = signing_key_rotate(tenant=tenant)
         except IntegrityError:  # another process made the first key at the same moment
             row = SigningKey.objects.get(tenant=tenant, retired_at__isnull=True)
     private_key = _decrypt(bytes(row.private_key_encrypted), row.kid)

@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 DEFAULT_ALGORITHMS = [-8, -7, -257]  # EdDSA, ES256, RS256
 
@@ -128,3 +129,58 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.tenant}"
+
+
+class AuditAction(models.TextChoices):
+    TENANT_CREATED = "tenant.created", "tenant created"
+    TENANT_UPDATED = "tenant.updated", "tenant settings changed"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_UPDATED = "api_key.updated", "API key changed"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    SIGNING_KEY_ROTATED = "signing_key.rotated", "signing key rotated"
+    CREDENTIAL_DELETED = "credential.deleted", "credential deleted"
+    USER_DELETED = "user.deleted", "user deleted"
+    MEMBERSHIP_CREATED = "membership.created", "member added"
+    MEMBERSHIP_UPDATED = "membership.updated", "member's role changed"
+    MEMBERSHIP_DELETED = "membership.deleted", "member removed"
+    NUDGE_POLICY_UPDATED = "nudge_policy.updated", "nudge policy changed"
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created", "webhook endpoint created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated", "webhook endpoint changed"
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted", "webhook endpoint deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret.rotated", "webhook secret rotated"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "person"  # signed in to the admin
+    API_KEY = "api_key", "API key"  # a relying party's backend
+    SYSTEM = "system", "system"  # a management command, a task, or the service itself
+
+
+class AuditEntry(models.Model):
+    """Who did what to a tenant, when and from where. Written once, never changed."""
+
+    tenant = models.ForeignKey(Tenant, null=True, on_delete=models.SET_NULL, related_name="audit_entries")
+    # Kept as text so the entry still says whose it was after the tenant or the person is gone.
+    tenant_name = models.CharField(max_length=200, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now, editable=False)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor = models.CharField(max_length=200, help_text="Username, API key prefix, or the command that acted.")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    target = models.CharField(max_length=300, help_text="What was acted on, described for people.")
+    changes = models.JSONField(default=dict, blank=True, help_text="Changed fields: {field: [old, new]}.")
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-occurred_at"], name="audit_tenant_time"),
+            models.Index(fields=["action", "-occurred_at"], name="audit_action_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target}"

@@ -20,6 +20,7 @@ class ApiKeyPrincipal:
     """Who is calling: the key and the tenant it belongs to."""
 
     key_id: int
+    prefix: str
     tenant: Tenant
     scopes: frozenset[str]
     expires_at: datetime | None
@@ -37,6 +38,7 @@ def api_key_authenticate(*, secret: str) -> ApiKeyPrincipal:
             raise InvalidApiKey("The API key is missing, unknown, revoked or expired.")
         principal = ApiKeyPrincipal(
             key_id=api_key.pk,
+            prefix=api_key.prefix,
             tenant=api_key.tenant,
             scopes=frozenset(api_key.scopes),
             expires_at=api_key.expires_at,

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import caching
+from .audit import audit_record
 from .errors import DomainError
-from .models import ApiKey, Tenant
+from .models import ApiKey, AuditAction, Tenant
 
 API_KEY_PREFIX = "psk"
 ANDROID_ORIGIN_PREFIX = "android:apk-key-hash:"
@@ -57,13 +58,16 @@ def tenant_create(
     rp_id = rp_id.strip().lower()
     if not rp_id or "/" in rp_id or ":" in rp_id:
         raise DomainError(f"{rp_id!r} is not a domain")
-    return Tenant.objects.create(
-        name=name,
-        rp_id=rp_id,
-        rp_name=rp_name or name,
-        origins=[origin_validate(o) for o in origins],
-        challenge_timeout=challenge_timeout,
-    )
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            name=name,
+            rp_id=rp_id,
+            rp_name=rp_name or name,
+            origins=[origin_validate(o) for o in origins],
+            challenge_timeout=challenge_timeout,
+        )
+        audit_record(tenant=tenant, action=AuditAction.TENANT_CREATED, target=f"Tenant {tenant}")
+    return tenant
 
 
 def api_key_issue(
@@ -82,16 +86,41 @@ def api_key_issue(
         raise DomainError(f"unknown scopes {unknown}; choose from {list(ApiKey.SCOPES)}")
     prefix = f"{API_KEY_PREFIX}_{secrets.token_hex(6)}"
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(
-        tenant=tenant, prefix=prefix, key_hash=api_key_hash(secret), scopes=scopes, label=label, expires_at=expires_at
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            tenant=tenant,
+            prefix=prefix,
+            key_hash=api_key_hash(secret),
+            scopes=scopes,
+            label=label,
+            expires_at=expires_at,
+        )
+        audit_record(
+            tenant=tenant,
+            action=AuditAction.API_KEY_CREATED,
+            target=api_key_describe(api_key),
+            changes={"scopes": [None, scopes], "label": [None, label], "expires_at": [None, expires_at]},
+        )
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke the key at once in every process; revoking a revoked key changes (and records) nothing."""
     with transaction.atomic():
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        now = timezone.now()
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if revoked:
+            audit_record(
+                tenant=api_key.tenant,
+                action=AuditAction.API_KEY_REVOKED,
+                target=api_key_describe(api_key),
+                changes={"revoked_at": [None, now]},
+            )
         transaction.on_commit(lambda: caching.api_key_forget(api_key.key_hash))
+
+
+def api_key_describe(api_key: ApiKey) -> str:
+    return f"API key {api_key.prefix}" + (f" ({api_key.label})" if api_key.label else "")
 
 
 def api_key_touch(*, api_key_id: int) -> None:

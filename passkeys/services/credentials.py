@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from tenants.models import Tenant
+from django.db import transaction
+
+from tenants.audit import audit_record
+from tenants.models import AuditAction, Tenant
 
 from ..models import Credential, PasskeyUser
 from ..providers import provider_name
@@ -68,11 +71,27 @@ def credential_rename(*, tenant: Tenant, credential_id: bytes, name: str) -> Cre
 
 def credential_delete(*, tenant: Tenant, credential_id: bytes) -> None:
     credential = credential_get(tenant=tenant, credential_id=credential_id)
-    credential.delete()
+    with transaction.atomic():
+        credential.delete()
+        audit_record(tenant=tenant, action=AuditAction.CREDENTIAL_DELETED, target=credential_describe(credential))
     credential_deleted.send(sender=Tenant, tenant=tenant, credential=credential)
 
 
 def user_delete(*, tenant: Tenant, user_id: str) -> None:
     """Erase the user's credentials and handle; idempotent, so a retried erasure also succeeds."""
-    PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).delete()
+    with transaction.atomic():
+        credentials = Credential.objects.filter(tenant=tenant, user__user_id=user_id).count()
+        PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).delete()
+        audit_record(
+            tenant=tenant,
+            action=AuditAction.USER_DELETED,
+            target=f"User {user_id}",
+            changes={"credentials": [credentials, 0]},
+        )
     user_erased.send(sender=Tenant, tenant=tenant, user_id=user_id)
+
+
+def credential_describe(credential: Credential) -> str:
+    """How the audit log names a credential: its name, provider and owner, never its bytes."""
+    provider = f", {credential.provider_name}" if credential.provider_name else ""
+    return f"Credential “{credential.name}”{provider} of user {credential.user.user_id}"

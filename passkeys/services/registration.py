@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -89,6 +90,7 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
             user_verification=pending.user_verification,
             algorithms=pending.algorithms,
         )
+        _aaguid_check(tenant=tenant, aaguid=verified.aaguid)
         provider = provider_name(verified.aaguid)
         stored = Credential(
             tenant=tenant,
@@ -126,3 +128,13 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
         ip=None,
     )
     return stored
+
+
+def _aaguid_check(*, tenant: Tenant, aaguid: uuid.UUID) -> None:
+    """The tenant's authenticator allow-list (empty: any). Without attestation the AAGUID is only
+    the authenticator's own claim, so this is a policy filter; attestation roots make it a proof."""
+    allowed = {str(value).strip().lower() for value in tenant.allowed_aaguids}
+    if allowed and str(aaguid).lower() not in allowed:
+        raise PasskeyError(
+            f"This tenant does not allow the authenticator with AAGUID {aaguid}.", code="attestation_untrusted"
+        )
