@@ -6,4 +6,6 @@ class ApiConfig(AppConfig):
     verbose_name = "HTTP API"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401 - registers the OpenAPI description of API-key auth
+        from . import observability, schema  # noqa: F401 - schema registers the OpenAPI description of API-key auth
+
+        observability.connect()

@@ -6,6 +6,7 @@ from .views import analytics, ceremonies, credentials, ops, tokens
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("v1/registrations/start", ceremonies.RegistrationStartApi.as_view()),

@@ -44,13 +44,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "api.observability.PrometheusMiddleware",  # first, so it times and counts every answer
     "api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "api.throttling.LoginRateLimitMiddleware",  # before CSRF: guesses without a token count too
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.middleware.AuditContextMiddleware",  # who and from where, for the audit log
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -96,6 +99,7 @@ CELERY_BEAT_SCHEDULE = {
     "compute-adoption-metrics": {"task": "analytics.tasks.compute_adoption_metrics", "schedule": 900.0},
     "schedule-nudges": {"task": "analytics.tasks.schedule_nudges", "schedule": 300.0},
     "purge-expired": {"task": "analytics.tasks.purge_expired", "schedule": 3600.0},
+    "deliver-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {
@@ -103,7 +107,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasKeyScope"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -116,7 +120,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
+    "ENUM_NAME_OVERRIDES": {"RequirementEnum": "api.views.ceremonies.REQUIREMENTS"},
 }
+
+# Rate limits per client IP, requests per minute (0 turns one off); the per-key and per-user
+# limits of the ceremony endpoints are tenant settings. Counted in Redis, else the database.
+RATE_LIMIT_JWKS_PER_IP = env.int("RATE_LIMIT_JWKS_PER_IP", default=300)
+RATE_LIMIT_LOGIN_PER_IP = env.int("RATE_LIMIT_LOGIN_PER_IP", default=10)
+# How many proxies of ours append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Prometheus metrics at /metrics, served to these peer addresses or networks (REMOTE_ADDR, never a
+# forwarded header) or to `Authorization: Bearer METRICS_TOKEN`; anyone else gets 404.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=DEBUG)
+METRICS_ALLOWED_IPS = [ip.strip() for ip in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])]
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Set for several processes (gunicorn workers, Celery): each writes its samples there and /metrics
+# sums them. prometheus_client reads the variable itself; it must name an empty, writable folder.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # Request bodies above this size get 413 before any parsing.
 MAX_REQUEST_BODY_BYTES = 64 * 1024

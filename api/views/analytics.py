@@ -14,7 +14,9 @@ from analytics.models import NudgeOutcome
 from analytics.selectors import MAX_REPORT_DAYS, adoption_report
 from analytics.services.nudges import nudge_outcome_record, sign_in_record
 
+from ..schema import Problems
 from ..serializers import validated
+from ..throttling import CEREMONY_THROTTLES
 
 EARLIEST_DAY = date(2000, 1, 1)
 SIGN_IN_METHODS = ["password", "otp", "magic_link", "social", "sso", "other"]
@@ -22,6 +24,7 @@ SIGN_IN_METHODS = ["password", "otp", "magic_link", "social", "sso", "other"]
 
 class SignInsApi(APIView):
     required_scope = "ceremonies"
+    throttle_classes = CEREMONY_THROTTLES
 
     @extend_schema_serializer(component_name="SignInRequest")
     class InputSerializer(serializers.Serializer):
@@ -57,13 +60,62 @@ class NudgeOutcomeApi(APIView):
         responses={
             200: inline_serializer(
                 "NudgeOutcomeRecorded", {"id": serializers.UUIDField(), "outcome": serializers.CharField()}
-            )
+            ),
+            404: Problems("not_found"),
         },
     )
     def post(self, request, nudge_id):
         data = validated(self.InputSerializer, request.data)
         nudge = nudge_outcome_record(tenant=request.auth.tenant, nudge_id=nudge_id, outcome=data["outcome"])
         return Response({"id": str(nudge.pk), "outcome": nudge.outcome})
+
+
+@extend_schema_serializer(component_name="AdoptionDay")
+class AdoptionDaySerializer(serializers.Serializer):
+    """One UTC day of the report (for the schema; the selector builds the dict). Rates are fractions
+    in [0, 1], 0 when the denominator is 0."""
+
+    date = serializers.DateField()
+    users = serializers.IntegerField()
+    passkey_users = serializers.IntegerField()
+    adoption_rate = serializers.FloatField()
+    sign_ins = serializers.IntegerField()
+    passkey_sign_ins = serializers.IntegerField()
+    passkey_sign_in_rate = serializers.FloatField()
+    registrations_started = serializers.IntegerField()
+    registrations_completed = serializers.IntegerField()
+    registration_completion_rate = serializers.FloatField()
+    authentications_started = serializers.IntegerField()
+    authentications_completed = serializers.IntegerField()
+    authentication_failures = serializers.IntegerField()
+    authentication_success_rate = serializers.FloatField()
+    nudges_shown = serializers.IntegerField()
+    nudges_accepted = serializers.IntegerField()
+    nudges_dismissed = serializers.IntegerField()
+    nudge_conversion_rate = serializers.FloatField()
+
+
+@extend_schema_serializer(component_name="AdoptionReport")
+class AdoptionReportSerializer(serializers.Serializer):
+    tenant_id = serializers.UUIDField()
+    to = serializers.DateField()
+    days = AdoptionDaySerializer(many=True)
+    breakdowns = inline_serializer(
+        "AdoptionBreakdowns",
+        {
+            name: serializers.DictField(child=serializers.IntegerField(), help_text=text)
+            for name, text in (
+                ("os", "Counts by operating-system family."),
+                ("browser", "Counts by browser family."),
+                ("provider", "Counts by passkey provider (from the AAGUID)."),
+            )
+        },
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()  # a Python keyword, so not a class attribute
+        return fields
 
 
 class AdoptionMetricsApi(APIView):
@@ -92,19 +144,10 @@ class AdoptionMetricsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", str, description="First UTC day, YYYY-MM-DD (default: six days before to)."),
-            OpenApiParameter("to", str, description="Last UTC day, YYYY-MM-DD (default: today)."),
+            OpenApiParameter("from", date, description="First UTC day, YYYY-MM-DD (default: six days before to)."),
+            OpenApiParameter("to", date, description="Last UTC day, YYYY-MM-DD (default: today)."),
         ],
-        responses={
-            200: inline_serializer(
-                "AdoptionReport",
-                {
-                    "tenant_id": serializers.UUIDField(),
-                    "days": serializers.ListField(),
-                    "breakdowns": serializers.DictField(),
-                },
-            )
-        },
+        responses={200: AdoptionReportSerializer, 400: Problems("validation_error")},
     )
     def get(self, request):
         data = validated(self.QuerySerializer, request.query_params)

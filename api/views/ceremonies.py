@@ -15,10 +15,25 @@ from passkeys.services import (
     registration_start,
 )
 
+from ..schema import AUTHENTICATION_FINISH_CODES, REGISTRATION_FINISH_CODES, Problems
 from ..serializers import CredentialSerializer, b64url_encode, validated
+from ..throttling import CEREMONY_THROTTLES
 
 REQUIREMENTS = ["required", "preferred", "discouraged"]
-OptionsSerializer = inline_serializer("CeremonyOptions", {"public_key": serializers.DictField()})
+MEDIATIONS = ["optional", "conditional", "required", "silent"]
+RegistrationOptions = inline_serializer(
+    "RegistrationOptions",
+    {"public_key": serializers.DictField(help_text="For PublicKeyCredential.parseCreationOptionsFromJSON().")},
+)
+AuthenticationOptions = inline_serializer(
+    "AuthenticationOptions",
+    {
+        "public_key": serializers.DictField(help_text="For PublicKeyCredential.parseRequestOptionsFromJSON()."),
+        "mediation": serializers.ChoiceField(
+            MEDIATIONS, required=False, help_text="The request's mediation, echoed for navigator.credentials.get()."
+        ),
+    },
+)
 
 
 def _issuer(request, tenant) -> str:
@@ -28,6 +43,7 @@ def _issuer(request, tenant) -> str:
 
 class RegistrationStartApi(APIView):
     required_scope = "ceremonies"
+    throttle_classes = CEREMONY_THROTTLES
 
     @extend_schema_serializer(component_name="RegistrationStartRequest")
     class InputSerializer(serializers.Serializer):
@@ -38,7 +54,7 @@ class RegistrationStartApi(APIView):
         resident_key = serializers.ChoiceField(REQUIREMENTS, required=False)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
 
-    @extend_schema(request=InputSerializer, responses={200: OptionsSerializer})
+    @extend_schema(request=InputSerializer, responses={200: RegistrationOptions})
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         options = registration_start(tenant=request.auth.tenant, **data)
@@ -47,6 +63,7 @@ class RegistrationStartApi(APIView):
 
 class RegistrationFinishApi(APIView):
     required_scope = "ceremonies"
+    throttle_classes = CEREMONY_THROTTLES
 
     @extend_schema_serializer(component_name="RegistrationFinishRequest")
     class InputSerializer(serializers.Serializer):
@@ -56,7 +73,11 @@ class RegistrationFinishApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: inline_serializer("RegistrationFinished", {"credential": CredentialSerializer()})},
+        responses={
+            201: inline_serializer("RegistrationFinished", {"credential": CredentialSerializer()}),
+            400: Problems(*REGISTRATION_FINISH_CODES),
+            409: Problems("credential_exists"),
+        },
     )
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
@@ -66,14 +87,15 @@ class RegistrationFinishApi(APIView):
 
 class AuthenticationStartApi(APIView):
     required_scope = "ceremonies"
+    throttle_classes = CEREMONY_THROTTLES
 
     @extend_schema_serializer(component_name="AuthenticationStartRequest")
     class InputSerializer(serializers.Serializer):
         user_id = serializers.CharField(max_length=255, trim_whitespace=False, required=False, allow_null=True)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
-        mediation = serializers.ChoiceField(["optional", "conditional", "required", "silent"], required=False)
+        mediation = serializers.ChoiceField(MEDIATIONS, required=False)
 
-    @extend_schema(request=InputSerializer, responses={200: OptionsSerializer})
+    @extend_schema(request=InputSerializer, responses={200: AuthenticationOptions})
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         options = authentication_start(tenant=request.auth.tenant, **data)
@@ -85,6 +107,7 @@ class AuthenticationStartApi(APIView):
 
 class AuthenticationFinishApi(APIView):
     required_scope = "ceremonies"
+    throttle_classes = CEREMONY_THROTTLES
 
     @extend_schema_serializer(component_name="AuthenticationFinishRequest")
     class InputSerializer(serializers.Serializer):
@@ -103,7 +126,9 @@ class AuthenticationFinishApi(APIView):
         def get_credential_id(self, result) -> str:
             return b64url_encode(bytes(result.credential.credential_id))
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    @extend_schema(
+        request=InputSerializer, responses={200: OutputSerializer, 400: Problems(*AUTHENTICATION_FINISH_CODES)}
+    )
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         tenant = request.auth.tenant

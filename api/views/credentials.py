@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from passkeys.selectors import credential_list
 from passkeys.services import credential_delete, credential_rename, user_delete
 
+from ..schema import Problems
 from ..serializers import CredentialSerializer, b64url_decode, validated
 
 
@@ -32,7 +33,10 @@ class CredentialApi(APIView):
 
     @extend_schema(
         request=RenameSerializer,
-        responses={200: inline_serializer("CredentialRenamed", {"credential": CredentialSerializer()})},
+        responses={
+            200: inline_serializer("CredentialRenamed", {"credential": CredentialSerializer()}),
+            404: Problems("not_found"),
+        },
     )
     def patch(self, request, credential_id: str):
         data = validated(self.RenameSerializer, request.data)
@@ -41,7 +45,7 @@ class CredentialApi(APIView):
         )
         return Response({"credential": CredentialSerializer(credential).data})
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 400: Problems("validation_error"), 404: Problems("not_found")})
     def delete(self, request, credential_id: str):
         credential_delete(tenant=request.auth.tenant, credential_id=b64url_decode(credential_id))
         return Response(status=204)

@@ -1,15 +1,16 @@
-"""Liveness and readiness, for load balancers and orchestrators."""
+"""Liveness, readiness and metrics, for load balancers, orchestrators and Prometheus."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from passkeys.challenges import redis_ping
 
 from ..errors import problem_response
+from ..observability import metrics_access_allowed, metrics_exposition
 
 
 @require_GET
@@ -36,3 +37,12 @@ def readyz(request):
     if failed:
         return problem_response(503, "service_unavailable", f"Not ready: {', '.join(failed)}.", checks=checks)
     return JsonResponse({"status": "ready", "checks": checks})
+
+
+@require_GET
+def metrics(request) -> HttpResponse:
+    """Prometheus scrape target; 404 to anyone not allowed, so it looks like nothing is there."""
+    if not metrics_access_allowed(request):
+        return problem_response(404, "not_found", "Nothing is here.")
+    body, content_type = metrics_exposition(request.META.get("HTTP_ACCEPT", ""))
+    return HttpResponse(body, content_type=content_type)

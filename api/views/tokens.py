@@ -11,13 +11,37 @@ from rest_framework.views import APIView
 from passkeys.tokens import jwks
 from tenants.selectors import tenant_get
 
+from ..schema import Problems
+from ..throttling import JwksIpRateThrottle
+
 
 class JwksApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [JwksIpRateThrottle]
 
     @extend_schema(
-        responses={200: inline_serializer("Jwks", {"keys": serializers.ListField(child=serializers.DictField())})}
+        responses={
+            200: inline_serializer(
+                "Jwks",
+                {
+                    "keys": inline_serializer(
+                        "Jwk",
+                        {
+                            "kty": serializers.ChoiceField(["EC"]),
+                            "crv": serializers.ChoiceField(["P-256"]),
+                            "x": serializers.CharField(),
+                            "y": serializers.CharField(),
+                            "kid": serializers.CharField(help_text="RFC 7638 thumbprint; the token header names it."),
+                            "use": serializers.ChoiceField(["sig"]),
+                            "alg": serializers.ChoiceField(["ES256"]),
+                        },
+                        many=True,
+                    )
+                },
+            ),
+            404: Problems("not_found"),
+        }
     )
     def get(self, request, tenant_id: str):
         response = Response(jwks(tenant=tenant_get(tenant_id=tenant_id)))

@@ -1,0 +1,179 @@
+"""Dockerfile and docker-compose.yml agree with the settings module (no Docker engine runs here, so
+the files are parsed and held to what settings.py reads)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "worker", "beat")
+REQUIRED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
+# Secrets and host names the operator must supply: `${NAME:?message}`, never a default in the file.
+FROM_OPERATOR = {"SECRET_KEY", "SIGNING_KEY_ENCRYPTION_KEY", "ALLOWED_HOSTS", "SERVICE_URL"}
+PYTHON_RUNTIME = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK"}
+
+
+def settings_variables() -> set[str]:
+    """Names passkey_service/settings.py reads: env("X"), env.str("X"), env.db_url("X"), …"""
+    source = (ROOT / "passkey_service/settings.py").read_text()
+    return set(re.findall(r"\benv(?:\.\w+)?\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", source))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # the "NAME=value" form
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {name: str(value) for name, value in env.items()}
+
+
+def command(service: dict) -> str:
+    value = service.get("command", "")
+    return " ".join(value) if isinstance(value, list) else value
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+
+
+def test_settings_parser_finds_the_variables():
+    assert REQUIRED | {"DEBUG", "METRICS_ENABLED", "RATE_LIMIT_LOGIN_PER_IP"} <= settings_variables()
+
+
+# --- docker-compose.yml ----------------------------------------------------------------------
+
+
+def test_compose_has_web_worker_beat_postgres_and_redis(compose):
+    assert set(compose["services"]) == {"web", "worker", "beat", "postgres", "redis"}
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_compose_sets_only_variables_settings_reads(compose, name):
+    unknown = set(environment(compose["services"][name])) - settings_variables()
+    assert not unknown, f"{name} sets {unknown}, which settings.py never reads"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_compose_sets_every_variable_settings_reads(compose, name):
+    """The compose file is the reference of the production configuration: nothing left implicit."""
+    missing = settings_variables() - set(environment(compose["services"][name]))
+    assert not missing, f"{name} leaves {missing} to their development defaults"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_compose_sets_the_required_variables(compose, name):
+    env = environment(compose["services"][name])
+    for variable in REQUIRED:
+        assert env.get(variable), (name, variable)
+    assert env["DEBUG"].lower() == "false"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_secrets_and_hosts_come_from_the_operator(compose, name):
+    env = environment(compose["services"][name])
+    for variable in FROM_OPERATOR:
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]*\}}", env[variable]), (name, variable, env[variable])
+    assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
+
+
+def test_app_services_share_one_configuration(compose):
+    web, worker, beat = (environment(compose["services"][name]) for name in APP_SERVICES)
+    assert web == worker == beat
+
+
+def test_web_migrates_then_runs_gunicorn(compose):
+    run = command(compose["services"]["web"])
+    assert "python manage.py migrate --noinput" in run
+    assert run.index("migrate") < run.index("gunicorn passkey_service.wsgi")
+
+
+@pytest.mark.parametrize("name", ["worker", "beat"])
+def test_worker_and_beat_run_celery_with_the_project_app(compose, name):
+    words = shlex.split(command(compose["services"][name]))
+    assert words[:4] == ["celery", "-A", "passkey_service", name]
+
+
+def test_beat_keeps_its_schedule_where_the_non_root_user_may_write(compose):
+    words = shlex.split(command(compose["services"]["beat"]))
+    assert words[words.index("--schedule") + 1].startswith("/tmp/")  # noqa: S108 - the container's own /tmp
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_wait_for_healthy_postgres_and_redis(compose, name):
+    depends = compose["services"][name]["depends_on"]
+    assert depends == {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+    assert compose["services"]["postgres"]["healthcheck"] and compose["services"]["redis"]["healthcheck"]
+
+
+def test_compose_urls_name_the_compose_services(compose):
+    env = environment(compose["services"]["web"])
+    assert "@postgres:5432/" in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+
+
+def test_metrics_folder_is_shared_by_web_and_worker_at_the_configured_path(compose):
+    folder = environment(compose["services"]["web"])["PROMETHEUS_MULTIPROC_DIR"]
+    for name in ("web", "worker"):
+        assert f"prometheus:{folder}" in compose["services"][name]["volumes"], name
+    assert folder == dict(dockerfile_env())["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def test_web_port_is_published_on_loopback_only(compose):
+    """TLS ends at a proxy in front; the plain-HTTP port must not face the network."""
+    assert all(port.startswith("127.0.0.1:") for port in compose["services"]["web"]["ports"])
+
+
+# --- Dockerfile ------------------------------------------------------------------------------
+
+
+def dockerfile_env() -> list[tuple[str, str]]:
+    pairs = []
+    for instruction, arguments in dockerfile():
+        if instruction == "ENV":
+            pairs += [tuple(item.split("=", 1)) for item in shlex.split(arguments)]
+    return pairs
+
+
+def test_dockerfile_builds_on_a_slim_python_image():
+    images = [arguments for instruction, arguments in dockerfile() if instruction == "FROM"]
+    assert images and all(re.fullmatch(r"python:3\.\d+-slim(-\w+)?", image) for image in images), images
+
+
+def test_dockerfile_runs_as_a_non_root_user():
+    users = [arguments for instruction, arguments in dockerfile() if instruction == "USER"]
+    assert users, "no USER instruction: the container would run as root"
+    assert users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_dockerfile_runs_gunicorn():
+    commands = [arguments for instruction, arguments in dockerfile() if instruction == "CMD"]
+    assert commands and "gunicorn" in commands[-1] and "passkey_service.wsgi" in commands[-1]
+
+
+def test_dockerfile_sets_only_variables_settings_reads():
+    unknown = {name for name, _ in dockerfile_env()} - settings_variables() - PYTHON_RUNTIME
+    assert not unknown
+
+
+def test_dockerfile_makes_the_metrics_folder_writable_for_its_user():
+    folder = dict(dockerfile_env())["PROMETHEUS_MULTIPROC_DIR"]
+    user = [arguments for instruction, arguments in dockerfile() if instruction == "USER"][-1]
+    runs = " ".join(arguments for instruction, arguments in dockerfile() if instruction == "RUN")
+    assert f"mkdir -p {folder}" in runs and f"chown {user}:{user} {folder}" in runs
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".venv", ".git", "*.sqlite3"} <= ignored
