@@ -24,7 +24,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if scheme.lower() != "bearer" or not secret.strip():
             return None  # the permission check answers 401 invalid_api_key
         principal = api_key_authenticate(secret=secret.strip())
-        api_key_touch(api_key_id=principal.key_id)
+        api_key_touch(api_key_id=principal.key_id, prefix=principal.prefix)
         return ApiClient(principal), principal
 
     def authenticate_header(self, request: Request) -> str:

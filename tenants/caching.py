@@ -6,6 +6,7 @@ default a revoked key could stay valid in another worker, so lookups go to the d
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -44,9 +45,20 @@ def api_key_forget(*key_hashes: str) -> None:
         cache.set_many({_api_key_entry(h): TOMBSTONE for h in key_hashes}, TOMBSTONE_SECONDS)
 
 
-def api_key_touch_due(api_key_id: int) -> bool:
-    """True at most once per interval per key (per process without Redis)."""
-    return cache.add(f"apikey-touch:{api_key_id}", 1, TOUCH_INTERVAL_SECONDS)
+_next_touch: dict[str, float] = {}
+
+
+def api_key_touch_due(prefix: str) -> bool:
+    """True at most once per interval per key and process.
+
+    Kept in the process, not in Redis: last_used_at is advisory, and a shared throttle would cost a
+    round trip on every request to save a few UPDATEs a minute.
+    """
+    now = time.monotonic()
+    if _next_touch.get(prefix, 0.0) > now:
+        return False
+    _next_touch[prefix] = now + TOUCH_INTERVAL_SECONDS
+    return True
 
 
 def _forget_tenant_keys(sender, instance, **kwargs) -> None:

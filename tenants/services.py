@@ -123,9 +123,9 @@ def api_key_describe(api_key: ApiKey) -> str:
     return f"API key {api_key.prefix}" + (f" ({api_key.label})" if api_key.label else "")
 
 
-def api_key_touch(*, api_key_id: int) -> None:
-    """Record use, at most about once a minute per key so a hot key does not write per request."""
-    if caching.api_key_touch_due(api_key_id):
+def api_key_touch(*, api_key_id: int, prefix: str) -> None:
+    """Record use, at most about once a minute per key and process so a hot key does not write per request."""
+    if caching.api_key_touch_due(prefix):
         ApiKey.objects.filter(pk=api_key_id).update(last_used_at=timezone.now())
 
 
