@@ -77,11 +77,6 @@ def _check_user(*, stored: Credential, pending: PendingCeremony, user_handle: by
         raise PasskeyError("The user handle is not the credential owner's.", code="user_handle_mismatch")
 
 
-def _sign_count_regressed(*, stored: int, received: int) -> bool:
-    # §7.2 step 22: counters that are both zero mean the authenticator does not count.
-    return (stored != 0 or received != 0) and received <= stored
-
-
 def _possible_clone(stored: Credential) -> PasskeyError:
     logger.warning("possible cloned credential %s of tenant %s: sign counter regressed", stored.pk, stored.tenant_id)
     return PasskeyError(
@@ -116,22 +111,22 @@ def authentication_finish(
             public_key=bytes(stored.public_key),
             aaguid=stored.aaguid,
         )
-        if _sign_count_regressed(stored=stored.sign_count, received=verified.sign_count):
-            raise _possible_clone(stored)
-        if verified.backup_eligible != stored.backup_eligible:
-            logger.warning("credential %s changed backup eligibility to %s", stored.pk, verified.backup_eligible)
         now = timezone.now()
-        # The counter guard in the WHERE makes two concurrent logins with one counter value fail one.
-        counter_unchanged = Q(sign_count=0) if verified.sign_count == 0 else Q(sign_count__lt=verified.sign_count)
-        updated = Credential.objects.filter(counter_unchanged, pk=stored.pk).update(
+        # §7.2 step 22, checked by the UPDATE itself so one rule covers both a replayed counter and two
+        # concurrent logins with the same value: the new counter must exceed the stored one, unless both
+        # are zero (an authenticator that does not count).
+        counter_moved_on = Q(sign_count=0) if verified.sign_count == 0 else Q(sign_count__lt=verified.sign_count)
+        updated = Credential.objects.filter(counter_moved_on, pk=stored.pk).update(
             sign_count=verified.sign_count,
             backup_eligible=verified.backup_eligible,
             backed_up=verified.backed_up,
             user_verified=verified.user_verified,
             last_used_at=now,
         )
-        if not updated:  # a concurrent login stored this counter value first
+        if not updated:
             raise _possible_clone(stored)
+        if verified.backup_eligible != stored.backup_eligible:
+            logger.warning("credential %s changed backup eligibility to %s", stored.pk, verified.backup_eligible)
     stored.sign_count = verified.sign_count
     stored.backup_eligible = verified.backup_eligible
     stored.backed_up = verified.backed_up
