@@ -55,6 +55,17 @@ def tenant_ids_with(request: HttpRequest, roles: Iterable[str]) -> set[Any]:
     return {tenant_id for tenant_id, role in tenant_roles(request).items() if role in roles}
 
 
+def _may_use_admin(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+def holds_role(request: HttpRequest, roles: frozenset[str], tenant_id: object) -> bool:
+    """A superuser, or an active staff member holding one of `roles` in this tenant."""
+    if is_superuser(request):
+        return True
+    return _may_use_admin(request) and tenant_roles(request).get(tenant_id) in roles
+
+
 def tenant_path_of(model: type[models.Model]) -> str | None:
     """The ORM path from `model` to its tenant, as its registered admin or a `tenant` field says."""
     if model is Tenant:
@@ -110,13 +121,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def role_allows(self, request: HttpRequest, roles: frozenset[str], obj: models.Model | None = None) -> bool:
         """The user holds one of `roles` in `obj`'s tenant (with no `obj`: in any tenant)."""
-        if is_superuser(request):
-            return True
-        if not (request.user.is_active and request.user.is_staff):
-            return False
         if obj is None:
-            return bool(tenant_ids_with(request, roles))
-        return tenant_roles(request).get(self.tenant_id_of(obj)) in roles
+            return is_superuser(request) or (_may_use_admin(request) and bool(tenant_ids_with(request, roles)))
+        return holds_role(request, roles, self.tenant_id_of(obj))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.role_allows(request, self.view_roles, None)
@@ -229,12 +236,10 @@ class TenantScopedInline(admin.TabularInline):
     delete_roles: frozenset[str] = WRITE_ROLES
 
     def role_allows(self, request: HttpRequest, roles: frozenset[str], obj: models.Model | None = None) -> bool:
-        if is_superuser(request):
-            return True
-        if obj is None or not (request.user.is_active and request.user.is_staff):
-            return False
+        if obj is None:
+            return is_superuser(request)
         tenant_id = obj.pk if self.parent_tenant_field == "pk" else getattr(obj, f"{self.parent_tenant_field}_id")
-        return tenant_roles(request).get(tenant_id) in roles
+        return holds_role(request, roles, tenant_id)
 
     def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return self.role_allows(request, self.view_roles, obj)
