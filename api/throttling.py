@@ -27,6 +27,8 @@ from django_redis import get_redis_connection
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from tenants.audit import client_ip as caller_address
+
 from .errors import problem_response
 from .models import RateLimitCounter
 
@@ -101,20 +103,12 @@ def _database_hit(key: str, window: int) -> tuple[int, int]:
 
 
 def client_ip(request) -> str:
-    """The caller's address: REMOTE_ADDR, or the entry TRUSTED_PROXY_COUNT hops from the right
-    of X-Forwarded-For when that many proxies of ours append to it (earlier entries are the
-    client's to forge). IPv6 is counted per /64, what one subscriber usually holds."""
-    address = request.META.get("REMOTE_ADDR", "")
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64] or "unknown"
+    """The rate-limit bucket of the caller's address (the audit log's rule for which address is the
+    caller's); IPv6 is counted per /64, what one subscriber usually holds."""
+    address = caller_address(request)
+    if address is None:
+        return (request.META.get("REMOTE_ADDR") or "unknown")[:64]
+    parsed = ipaddress.ip_address(address)
     if parsed.version == 6:
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
     return str(parsed)
