@@ -7,6 +7,7 @@ import re
 
 from rest_framework import serializers
 
+from passkeys.providers import provider_for
 from tenants.errors import DomainError
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -33,9 +34,18 @@ class CredentialSerializer(serializers.Serializer):
 
     id = serializers.SerializerMethodField()
     user_id = serializers.CharField(source="user.user_id")
+    user_handle = serializers.SerializerMethodField(
+        help_text="The WebAuthn user.id (base64url), for the browser's PublicKeyCredential.signal* calls."
+    )
     name = serializers.CharField()
     aaguid = serializers.UUIDField()
     provider_name = serializers.CharField()
+    provider_icon_light = serializers.SerializerMethodField(
+        help_text="The provider's icon for light backgrounds as a data: URI, when the AAGUID list has one."
+    )
+    provider_icon_dark = serializers.SerializerMethodField(
+        help_text="The provider's icon for dark backgrounds as a data: URI, when the AAGUID list has one."
+    )
     transports = serializers.ListField(child=serializers.CharField())
     backup_eligible = serializers.BooleanField()
     backed_up = serializers.BooleanField()
@@ -46,3 +56,14 @@ class CredentialSerializer(serializers.Serializer):
 
     def get_id(self, credential) -> str:
         return b64url_encode(bytes(credential.credential_id))
+
+    def get_user_handle(self, credential) -> str:
+        return b64url_encode(bytes(credential.user.handle))
+
+    def get_provider_icon_light(self, credential) -> str | None:
+        provider = provider_for(credential.aaguid)
+        return provider.icon_light if provider else None
+
+    def get_provider_icon_dark(self, credential) -> str | None:
+        provider = provider_for(credential.aaguid)
+        return provider.icon_dark if provider else None

@@ -37,6 +37,7 @@ class PendingCeremony:
     expires_at: float
     user_pk: int | None = None
     user_id: str | None = None
+    user_handle: str | None = None  # hex; registration shows it with the new credential
     algorithms: list[int] = field(default_factory=list)
 
     @property

@@ -7,22 +7,43 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from passkeys.selectors import credential_list
+from passkeys.selectors import credential_list, passkey_user_get
 from passkeys.services import credential_delete, credential_rename, user_delete
 
 from ..schema import Problems
-from ..serializers import CredentialSerializer, b64url_decode, validated
+from ..serializers import CredentialSerializer, b64url_decode, b64url_encode, validated
 
 
 class UserCredentialsApi(APIView):
     required_scope = "credentials:read"
 
     @extend_schema(
-        responses={200: inline_serializer("CredentialList", {"credentials": CredentialSerializer(many=True)})}
+        responses={
+            200: inline_serializer(
+                "CredentialList",
+                {
+                    "credentials": CredentialSerializer(many=True),
+                    "rp_id": serializers.CharField(help_text="The tenant's WebAuthn relying-party id."),
+                    "user_handle": serializers.CharField(
+                        allow_null=True,
+                        help_text="The user's WebAuthn user.id (base64url); null before their first ceremony. "
+                        "With the credential ids, what PublicKeyCredential.signalAllAcceptedCredentials needs.",
+                    ),
+                },
+            )
+        }
     )
     def get(self, request, user_id: str):
-        credentials = credential_list(tenant=request.auth.tenant, user_id=user_id)
-        return Response({"credentials": CredentialSerializer(credentials, many=True).data})
+        tenant = request.auth.tenant
+        passkey_user = passkey_user_get(tenant=tenant, user_id=user_id)
+        credentials = credential_list(tenant=tenant, user_id=user_id) if passkey_user else []
+        return Response(
+            {
+                "credentials": CredentialSerializer(credentials, many=True).data,
+                "rp_id": tenant.rp_id,
+                "user_handle": b64url_encode(bytes(passkey_user.handle)) if passkey_user else None,
+            }
+        )
 
 
 class CredentialApi(APIView):

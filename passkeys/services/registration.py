@@ -68,6 +68,7 @@ def registration_start(
             expires_at=time.time() + tenant.challenge_timeout,
             user_pk=user.pk,
             user_id=user_id,
+            user_handle=bytes(user.handle).hex(),
             algorithms=list(tenant.algorithms),
         )
     )
@@ -117,7 +118,9 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
                 raise credential_exists() from None
             raise PasskeyError("The user was deleted during the ceremony.", code="challenge_not_found") from None
     # The owner as the pending ceremony recorded it, so that showing the credential costs no query.
-    stored.user = PasskeyUser(pk=pending.user_pk, tenant=tenant, user_id=pending.user_id)
+    stored.user = PasskeyUser(
+        pk=pending.user_pk, tenant=tenant, user_id=pending.user_id, handle=bytes.fromhex(pending.user_handle or "")
+    )
     ceremony_succeeded.send(
         sender=Tenant,
         tenant=tenant,

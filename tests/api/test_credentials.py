@@ -15,9 +15,12 @@ ORIGIN = "https://example.com"
 CREDENTIAL_FIELDS = {
     "id",
     "user_id",
+    "user_handle",
     "name",
     "aaguid",
     "provider_name",
+    "provider_icon_light",
+    "provider_icon_dark",
     "transports",
     "backup_eligible",
     "backed_up",
@@ -66,11 +69,33 @@ def test_list_returns_the_credential_shape(api, alice):
     assert credential["user_id"] == "alice"
     assert credential["name"] == "Laptop"
     assert credential["aaguid"] == "00000000-0000-0000-0000-000000000000"
+    assert credential["provider_icon_light"] is None and credential["provider_icon_dark"] is None
     assert credential["transports"] == ["internal", "hybrid"]
     assert (credential["backup_eligible"], credential["backed_up"], credential["user_verified"]) == (True, True, True)
     assert credential["sign_count"] == 0
     datetime.fromisoformat(credential["created_at"])
     assert credential["last_used_at"] is None
+
+
+def test_list_gives_what_the_signal_api_needs(api, tenant, alice):
+    _, registered = alice
+    body = api.get("/v1/users/alice/credentials").json()
+    handle = PasskeyUser.objects.get(tenant=tenant, user_id="alice").handle
+    assert body["rp_id"] == tenant.rp_id
+    assert body["user_handle"] == registered["user_handle"] == b64url_encode(bytes(handle))
+
+
+def test_list_of_an_unknown_user_has_no_handle(api, tenant):
+    body = api.get("/v1/users/nobody/credentials").json()
+    assert body == {"credentials": [], "rp_id": tenant.rp_id, "user_handle": None}
+
+
+def test_credential_names_its_provider_with_icons(api, register):
+    apple = bytes.fromhex("fbfc3007154e4ecc8c0b6e020557d7bd")
+    _, credential = register("alice", aaguid=apple)
+    assert credential["provider_name"] == "Apple Passwords"
+    assert credential["provider_icon_light"].startswith("data:image/")
+    assert credential["provider_icon_dark"].startswith("data:image/")
 
 
 def test_list_reflects_a_login(api, alice):

@@ -55,7 +55,9 @@ def a_state() -> list[tuple]:
 
 
 def test_other_tenant_cannot_list_the_credential(api_a, api_b, credential_id):
-    assert api_b.get("/v1/users/alice/credentials").json() == {"credentials": []}
+    other = api_b.get("/v1/users/alice/credentials").json()
+    assert other["credentials"] == [] and other["user_handle"] is None  # not even the handle leaks
+    assert other["rp_id"] == api_b.tenant.rp_id
     assert [c["id"] for c in api_a.get("/v1/users/alice/credentials").json()["credentials"]] == [credential_id]
 
 

@@ -15,8 +15,9 @@ from tests.support.authenticator import SoftAuthenticator, b64url_decode, b64url
 ORIGIN = "https://example.com"
 APPLE_PASSWORDS = uuid.UUID("fbfc3007-154e-4ecc-8c0b-6e020557d7bd")  # "Apple Passwords" in the AAGUID list
 CREDENTIAL_FIELDS = {
-    "id", "user_id", "name", "aaguid", "provider_name", "transports", "backup_eligible",
-    "backed_up", "user_verified", "sign_count", "created_at", "last_used_at",
+    "id", "user_id", "user_handle", "name", "aaguid", "provider_name", "provider_icon_light",
+    "provider_icon_dark", "transports", "backup_eligible", "backed_up", "user_verified", "sign_count",
+    "created_at", "last_used_at",
 }  # fmt: skip
 COSE_CLASSES = {-7: ES256, -8: EdDSA, -257: RS256}
 
@@ -171,6 +172,14 @@ def test_finish_returns_every_credential_field(api, authenticator):
     created_at = datetime.datetime.fromisoformat(credential["created_at"])
     assert before - datetime.timedelta(seconds=5) <= created_at <= datetime.datetime.now(datetime.UTC)
     assert credential["last_used_at"] is None
+
+
+def test_finish_names_the_user_handle_of_the_options(api, authenticator):
+    options = api.registration_options("alice")
+    credential = registered(
+        api.post("/v1/registrations/finish", {"credential": authenticator.create(options, origin=ORIGIN)})
+    )
+    assert credential["user_handle"] == options["user"]["id"]
 
 
 def test_finish_id_is_the_raw_id_of_the_response(api, authenticator):
