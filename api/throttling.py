@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 KEY_PREFIX = "ratelimit:"
 # Views whose POST is a password guess; admin and accounts share one bucket per IP.
-LOGIN_VIEW_NAMES = frozenset({"admin:login", "login"})
+LOGIN_VIEW_NAMES = frozenset({"admin:login", "login", "demo:signin", "demo:signup"})
 # Without Redis nothing expires rows by itself; each process sweeps passed windows now and then.
 DATABASE_PURGE_EVERY = 1000
 _database_hits = itertools.count()
@@ -174,7 +174,7 @@ def rate_limited_response(retry_after: int):
 
 
 class LoginRateLimitMiddleware:
-    """POSTs to the admin and accounts login forms per client IP: RATE_LIMIT_LOGIN_PER_IP.
+    """POSTs to the admin, accounts and demo login forms per client IP: RATE_LIMIT_LOGIN_PER_IP.
 
     Runs before CSRF so that guesses without a token count too.
     """

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "analytics",
     "webhooks",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +124,15 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
     "ENUM_NAME_OVERRIDES": {"RequirementEnum": "api.views.ceremonies.REQUIREMENTS"},
 }
+
+# The demo relying party at /demo/: on by default in development, off in production. It reaches the
+# /v1 API over HTTP like any relying party, with its tenant's key (`manage.py demo_tenant` prints
+# both); DEMO_API_URL defaults to SERVICE_URL, else to the address the browser used.
+DEMO_ENABLED = env.bool("DEMO_ENABLED", default=DEBUG)
+DEMO_API_URL = env.str("DEMO_API_URL", default="").rstrip("/")
+DEMO_API_KEY = env.str("DEMO_API_KEY", default="")
+DEMO_TENANT_ID = env.str("DEMO_TENANT_ID", default="")
+DEMO_RP_ID = env.str("DEMO_RP_ID", default="localhost")  # the audience of the login tokens it accepts
 
 # Rate limits per client IP, requests per minute (0 turns one off); the per-key and per-user
 # limits of the ceremony endpoints are tenant settings. Counted in Redis, else the database.

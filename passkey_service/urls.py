@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -7,6 +8,8 @@ urlpatterns = [
     path("dashboard/", include("analytics.urls")),
     path("", include("api.urls")),
 ]
+if settings.DEMO_ENABLED:
+    urlpatterns.insert(-1, path("demo/", include("demo.urls")))
 
 handler400 = "api.errors.bad_request_view"
 handler404 = "api.errors.not_found_view"

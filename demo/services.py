@@ -1,0 +1,134 @@
+"""The demo site's own logic: its users and passwords, and its side of each passkey ceremony.
+
+Everything passkey-related goes through PasskeyServiceClient over HTTP, as in any relying party.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import jwt
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError
+
+from .client import PasskeyServiceClient
+from .models import DemoUser
+
+TOKEN_LEEWAY_SECONDS = 30
+
+
+class DemoError(Exception):
+    def __init__(self, detail: str, *, code: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.detail, self.code, self.status = detail, code, status
+
+
+@dataclass(frozen=True)
+class PasskeySignIn:
+    user: DemoUser
+    claims: dict  # the verified login token's claims
+
+
+def demo_configured() -> bool:
+    return bool(settings.DEMO_API_KEY and settings.DEMO_TENANT_ID)
+
+
+def service_client(*, request_base_url: str) -> PasskeyServiceClient:
+    """The configured service, else this very server at the address the browser used."""
+    base_url = settings.DEMO_API_URL or settings.SERVICE_URL or request_base_url
+    return PasskeyServiceClient(base_url=base_url, api_key=settings.DEMO_API_KEY, tenant_id=settings.DEMO_TENANT_ID)
+
+
+# --- the site's own accounts ---
+
+
+def demo_user_create(*, username: str, password: str, display_name: str = "") -> DemoUser:
+    try:
+        return DemoUser.objects.create(
+            username=username.strip().lower(), display_name=display_name.strip(), password=make_password(password)
+        )
+    except IntegrityError:
+        raise DemoError("That username is taken.", code="username_taken") from None
+
+
+def demo_user_authenticate(*, username: str, password: str) -> DemoUser | None:
+    user = DemoUser.objects.filter(username=username.strip().lower()).first()
+    if user is None:
+        make_password(password)  # as slow as a wrong password, so timing does not reveal usernames
+        return None
+    return user if check_password(password, user.password) else None
+
+
+def demo_user_by_username(username: str) -> DemoUser | None:
+    return DemoUser.objects.filter(username=username.strip().lower()).first()
+
+
+def demo_user_rename(*, user: DemoUser, display_name: str) -> DemoUser:
+    user.display_name = display_name.strip()
+    user.save(update_fields=["display_name"])
+    return user
+
+
+# --- passkeys, through the service ---
+
+
+def passkey_sign_in_finish(
+    *, client: PasskeyServiceClient, credential: dict, user_agent: str, ip: str
+) -> PasskeySignIn:
+    """Let the service verify the assertion, check its login token offline, and find our user."""
+    result = client.authentication_finish(credential=credential, user_agent=user_agent, ip=ip)
+    claims = login_token_verify(client=client, token=result["token"])
+    user = DemoUser.objects.filter(user_id=claims["sub"]).first()
+    if user is None:
+        raise DemoError("This passkey belongs to an account that no longer exists.", code="account_not_found")
+    return PasskeySignIn(user=user, claims=claims)
+
+
+def login_token_verify(*, client: PasskeyServiceClient, token: str) -> dict:
+    """The token's signature against the tenant's JWKS (keys cached), and its issuer, audience and expiry."""
+    issuer_base = settings.SERVICE_URL or client.base_url
+    try:
+        signing_key = _jwks_client(client.jwks_url).get_signing_key_from_jwt(token)
+        return jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=["ES256"],
+            audience=settings.DEMO_RP_ID,
+            issuer=f"{issuer_base}/v1/tenants/{client.tenant_id}",
+            leeway=TOKEN_LEEWAY_SECONDS,
+            options={"require": ["sub", "exp", "iat", "iss", "aud", "jti"]},
+        )
+    except jwt.PyJWTError as error:
+        raise DemoError(f"The login token did not verify: {error}", code="token_invalid") from None
+
+
+@cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300)
+
+
+def user_credentials(*, client: PasskeyServiceClient, user: DemoUser) -> dict:
+    return client.credentials_list(user_id=str(user.user_id))
+
+
+def owned_credential_check(*, client: PasskeyServiceClient, user: DemoUser, credential_id: str) -> None:
+    """The service's credential endpoints act tenant-wide: the site checks the passkey is this user's."""
+    listed = user_credentials(client=client, user=user)
+    if credential_id not in {c["id"] for c in listed["credentials"]}:
+        raise DemoError("No such passkey on your account.", code="not_found", status=404)
+
+
+def signals_for(*, client: PasskeyServiceClient, user: DemoUser) -> dict | None:
+    """What the browser's signalAllAcceptedCredentials and signalCurrentUserDetails need."""
+    listed = user_credentials(client=client, user=user)
+    if listed["user_handle"] is None:
+        return None
+    return {
+        "rpId": listed["rp_id"],
+        "userId": listed["user_handle"],
+        "allAcceptedCredentialIds": [c["id"] for c in listed["credentials"]],
+        "name": user.username,
+        "displayName": user.name_shown,
+    }

@@ -1,0 +1,204 @@
+// The demo site's pages: each talks to the site's own /demo/api/ endpoints, which forward every
+// step to the passkey service with the site's API key.
+import {
+  creationOptionsFromJSON,
+  credentialToJSON,
+  requestOptionsFromJSON,
+  signalAccountState,
+  signalUnknownCredential,
+} from "./webauthn.js";
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+
+class ApiError extends Error {
+  constructor(code, detail) {
+    super(detail);
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const response = await fetch(`/demo/api/${path}`, {
+    method,
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(data.code || `http_${response.status}`, data.detail || response.statusText);
+  return data;
+}
+
+function show(text, kind = "error") {
+  const box = document.getElementById("message");
+  box.textContent = text;
+  box.className = `message ${kind}`;
+  box.hidden = false;
+  if (kind === "error") console.error(text);
+}
+
+// What a person should read when a ceremony fails, by the browser's DOMException or the service's code.
+function explain(error) {
+  if (error instanceof ApiError) return `${error.message} (${error.code})`;
+  if (error.name === "NotAllowedError") return "The passkey request was cancelled or timed out.";
+  if (error.name === "InvalidStateError") return "This device already holds a passkey for your account.";
+  if (error.name === "SecurityError") {
+    return `This address cannot use the site's passkeys: open the demo at http://localhost${location.port ? ":" + location.port : ""}/demo/.`;
+  }
+  return `${error.name || "Error"}: ${error.message}`;
+}
+
+// --- ceremonies ---
+
+async function createPasskey() {
+  const { public_key } = await api("POST", "registrations/start");
+  const credential = await navigator.credentials.create({ publicKey: creationOptionsFromJSON(public_key) });
+  return (await api("POST", "registrations/finish", { credential: credentialToJSON(credential) })).credential;
+}
+
+async function signInWithPasskey({ username = "", mediation, signal } = {}) {
+  const { public_key } = await api("POST", "authentications/start", { username, mediation });
+  const request = { publicKey: requestOptionsFromJSON(public_key), signal };
+  if (mediation) request.mediation = mediation;
+  const credential = await navigator.credentials.get(request);
+  try {
+    const { redirect } = await api("POST", "authentications/finish", { credential: credentialToJSON(credential) });
+    location.assign(redirect);
+  } catch (error) {
+    if (error.code === "credential_not_found") {
+      // The site deleted this passkey: tell the passkey manager to stop offering it.
+      await signalUnknownCredential(public_key.rpId || location.hostname, credential.id);
+    }
+    throw error;
+  }
+}
+
+// --- pages ---
+
+async function platformAuthenticatorField() {
+  const field = document.getElementById("platform-authenticator");
+  if (!field || !window.PublicKeyCredential) return;
+  const available = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().catch(() => false);
+  field.value = String(available);
+}
+
+async function signinPage() {
+  let conditional = null;
+  const startConditional = async () => {
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+    conditional = new AbortController();
+    const { signal } = conditional;
+    try {
+      await signInWithPasskey({ mediation: "conditional", signal });
+    } catch (error) {
+      if (signal.aborted || error.name === "AbortError") return;
+      show(explain(error));
+      startConditional(); // offer the passkeys again, with a fresh challenge
+    }
+  };
+  document.getElementById("passkey-signin").addEventListener("click", async () => {
+    conditional?.abort(); // one WebAuthn request at a time
+    try {
+      await signInWithPasskey({ username: document.getElementById("username").value.trim() });
+    } catch (error) {
+      show(explain(error));
+      startConditional();
+    }
+  });
+  startConditional();
+}
+
+async function accountPage() {
+  const nudge = document.getElementById("nudge");
+  if (!nudge) return;
+  const outcome = (value) => api("POST", `nudges/${nudge.dataset.nudgeId}/outcome`, { outcome: value });
+  outcome("shown").catch((error) => console.warn("nudge shown:", error));
+  document.getElementById("nudge-accept").addEventListener("click", async () => {
+    try {
+      await createPasskey();
+      await outcome("accepted");
+      location.assign("/demo/settings/?created=1");
+    } catch (error) {
+      show(explain(error));
+    }
+  });
+  document.getElementById("nudge-dismiss").addEventListener("click", async () => {
+    try {
+      await outcome("dismissed");
+    } catch (error) {
+      console.warn("nudge dismissed:", error);
+    }
+    nudge.remove();
+  });
+}
+
+async function settingsPage() {
+  if (new URLSearchParams(location.search).has("created")) show("Passkey created.", "success");
+  const afterChange = async (result, message) => {
+    await signalAccountState(result.signals);
+    sessionStorage.setItem("demo-message", message);
+    location.reload();
+  };
+  const pending = sessionStorage.getItem("demo-message");
+  if (pending) {
+    sessionStorage.removeItem("demo-message");
+    show(pending, "success");
+  }
+
+  document.getElementById("create-passkey").addEventListener("click", async () => {
+    try {
+      await createPasskey();
+      location.assign("/demo/settings/?created=1");
+    } catch (error) {
+      show(explain(error));
+    }
+  });
+
+  for (const item of document.querySelectorAll(".passkey")) {
+    const id = item.dataset.credentialId;
+    const form = item.querySelector("form.rename");
+    item.querySelector(".rename-start").addEventListener("click", () => {
+      form.hidden = false;
+      form.elements.name.focus();
+    });
+    form.querySelector(".cancel").addEventListener("click", () => (form.hidden = true));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await afterChange(await api("PATCH", `passkeys/${id}`, { name: form.elements.name.value }), "Passkey renamed.");
+      } catch (error) {
+        show(explain(error));
+      }
+    });
+    item.querySelector(".delete").addEventListener("click", async () => {
+      const name = item.querySelector(".passkey-name").textContent;
+      if (!confirm(`Delete the passkey "${name}"? You will no longer be able to sign in with it.`)) return;
+      try {
+        await afterChange(await api("DELETE", `passkeys/${id}`), "Passkey deleted.");
+      } catch (error) {
+        show(explain(error));
+      }
+    });
+  }
+
+  document.getElementById("profile-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const body = { display_name: event.target.elements.display_name.value };
+      await afterChange(await api("POST", "profile", body), "Name saved.");
+    } catch (error) {
+      show(explain(error));
+    }
+  });
+}
+
+const pages = { signin: signinPage, signup: async () => {}, account: accountPage, settings: settingsPage };
+const page = pages[document.body.dataset.page];
+if (page) {
+  if (!window.PublicKeyCredential) {
+    show("This browser does not support passkeys; the password still works.");
+  } else {
+    platformAuthenticatorField();
+    page();
+  }
+}

@@ -1,0 +1,314 @@
+"""Pages of the demo site and the JSON endpoints its JavaScript calls.
+
+Pages render from the site's session and the service's answers; the endpoints forward a ceremony
+step to the passkey service and pass its result (or its error code) back to the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tenants.audit import client_ip
+
+from .client import PasskeyServiceClient, ServiceError
+from .forms import PasskeyNameForm, ProfileForm, SignInForm, SignUpForm
+from .models import DemoUser
+from .services import (
+    DemoError,
+    demo_configured,
+    demo_user_authenticate,
+    demo_user_by_username,
+    demo_user_create,
+    demo_user_rename,
+    owned_credential_check,
+    passkey_sign_in_finish,
+    service_client,
+    signals_for,
+    user_credentials,
+)
+
+logger = logging.getLogger(__name__)
+
+SESSION_USER = "demo_user"
+SESSION_SIGN_IN = "demo_sign_in"  # how this session signed in, and the login token's claims
+SESSION_NUDGE = "demo_nudge"  # the service's answer to this session's password sign-in
+NUDGE_OUTCOMES = {"shown", "accepted", "dismissed"}
+
+
+# --- plumbing ---
+
+
+def _client(request: HttpRequest) -> PasskeyServiceClient:
+    return service_client(request_base_url=request.build_absolute_uri("/"))
+
+
+def _signed_in_user(request: HttpRequest) -> DemoUser | None:
+    user_pk = request.session.get(SESSION_USER)
+    return DemoUser.objects.filter(pk=user_pk).first() if user_pk else None
+
+
+def _session_start(request: HttpRequest, user: DemoUser, *, method: str, claims: dict | None = None) -> None:
+    request.session.cycle_key()  # a new session id at every sign-in: no session fixation
+    request.session[SESSION_USER] = user.pk
+    request.session[SESSION_SIGN_IN] = {"method": method, "claims": claims}
+    request.session.pop(SESSION_NUDGE, None)
+
+
+def page(view):
+    """A page: the not-configured notice until the site has its API key; the user, when a page needs one."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not demo_configured():
+            return render(request, "demo/not_configured.html", status=503)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def signed_in_page(view):
+    @page
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        user = _signed_in_user(request)
+        if user is None:
+            return redirect("demo:signin")
+        return view(request, user, *args, **kwargs)
+
+    return wrapper
+
+
+def endpoint(*, signed_in: bool):
+    """A JSON endpoint: the body parsed, the user found, errors as {"code", "detail"} with a 4xx."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+            try:
+                if not demo_configured():
+                    raise DemoError("The demo has no API key configured.", code="demo_not_configured", status=503)
+                body = _json_body(request)
+                if signed_in:
+                    user = _signed_in_user(request)
+                    if user is None:
+                        raise DemoError("Sign in first.", code="not_signed_in", status=401)
+                    return view(request, body, user, *args, **kwargs)
+                return view(request, body, *args, **kwargs)
+            except DemoError as error:
+                return JsonResponse({"code": error.code, "detail": error.detail}, status=error.status)
+            except ServiceError as error:
+                # The service's own 4xx codes go to the page; its outages become a 502 here.
+                status = error.status if 400 <= error.status < 500 else 502
+                return JsonResponse({"code": error.code, "detail": error.detail}, status=status)
+
+        return wrapper
+
+    return decorate
+
+
+def _json_body(request: HttpRequest) -> dict:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise DemoError("The body is not JSON.", code="validation_error") from None
+    if not isinstance(body, dict):
+        raise DemoError("The body must be a JSON object.", code="validation_error")
+    return body
+
+
+def _credential_rows(credentials: list[dict]) -> list[dict]:
+    return [
+        {
+            **c,
+            "created": parse_datetime(c["created_at"]),
+            "last_used": parse_datetime(c["last_used_at"]) if c["last_used_at"] else None,
+        }
+        for c in credentials
+    ]
+
+
+# --- pages ---
+
+
+@page
+@require_http_methods(["GET", "POST"])
+def signin_page(request: HttpRequest) -> HttpResponse:
+    if _signed_in_user(request) is not None:
+        return redirect("demo:account")
+    form = SignInForm(request.POST or None)
+    error = None
+    if request.method == "POST" and form.is_valid():
+        user = demo_user_authenticate(username=form.cleaned_data["username"], password=form.cleaned_data["password"])
+        if user is not None:
+            _password_sign_in(request, user, form)
+            return redirect("demo:account")
+        error = "Wrong username or password."
+    return render(request, "demo/signin.html", {"form": form, "error": error}, status=400 if error else 200)
+
+
+@page
+@require_http_methods(["GET", "POST"])
+def signup_page(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = demo_user_create(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+                display_name=form.cleaned_data["display_name"],
+            )
+        except DemoError as error:
+            form.add_error("username", error.detail)
+        else:
+            _password_sign_in(request, user, form)
+            return redirect("demo:account")
+    return render(request, "demo/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _password_sign_in(request: HttpRequest, user: DemoUser, form: SignInForm) -> None:
+    """Sign in, then ask the service whether to offer a passkey now; a password sign-in never waits on it."""
+    _session_start(request, user, method="password")
+    try:
+        nudge = _client(request).sign_in_record(
+            user_id=str(user.user_id),
+            method="password",
+            user_agent=request.headers.get("User-Agent", ""),
+            platform_authenticator_available=form.platform_authenticator_available(),
+        )
+    except ServiceError as error:
+        logger.warning("Recording the sign-in failed: %s", error)
+        return
+    if nudge is not None:
+        request.session[SESSION_NUDGE] = nudge
+
+
+@signed_in_page
+@require_http_methods(["GET"])
+def account_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
+    sign_in = request.session.get(SESSION_SIGN_IN) or {}
+    claims = sign_in.get("claims") or {}
+    context = {
+        "demo_user": user,
+        "sign_in_method": sign_in.get("method"),
+        "claims": json.dumps(claims, indent=2) if claims else "",
+        "nudge": request.session.get(SESSION_NUDGE),
+    }
+    return render(request, "demo/account.html", context)
+
+
+@signed_in_page
+@require_http_methods(["GET"])
+def settings_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
+    context: dict = {"demo_user": user, "credentials": [], "error": None}
+    try:
+        listed = user_credentials(client=_client(request), user=user)
+    except ServiceError as error:
+        context["error"] = f"The passkey service did not answer ({error.code})."
+    else:
+        context["credentials"] = _credential_rows(listed["credentials"])
+    return render(request, "demo/settings.html", context)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    for key in (SESSION_USER, SESSION_SIGN_IN, SESSION_NUDGE):
+        request.session.pop(key, None)  # the site's keys only: an admin session in this browser stays
+    return redirect("demo:signin")
+
+
+# --- JSON endpoints for the page's JavaScript ---
+
+
+@require_POST
+@endpoint(signed_in=True)
+def registration_start(request: HttpRequest, body: dict, user: DemoUser) -> JsonResponse:
+    options = _client(request).registration_start(
+        user_id=str(user.user_id), username=user.username, display_name=user.name_shown
+    )
+    return JsonResponse({"public_key": options})
+
+
+@require_POST
+@endpoint(signed_in=True)
+def registration_finish(request: HttpRequest, body: dict, user: DemoUser) -> JsonResponse:
+    credential = _client(request).registration_finish(
+        credential=body.get("credential"), user_agent=request.headers.get("User-Agent", "")
+    )
+    return JsonResponse({"credential": credential}, status=201)
+
+
+@require_POST
+@endpoint(signed_in=False)
+def authentication_start(request: HttpRequest, body: dict) -> JsonResponse:
+    """With a known username the browser is offered that user's passkeys; otherwise any (discoverable)."""
+    username = str(body.get("username") or "")
+    user = demo_user_by_username(username) if username else None
+    conditional = body.get("mediation") == "conditional"
+    options = _client(request).authentication_start(
+        user_id=str(user.user_id) if user and not conditional else None,
+        mediation="conditional" if conditional else None,
+    )
+    return JsonResponse({"public_key": options})
+
+
+@require_POST
+@endpoint(signed_in=False)
+def authentication_finish(request: HttpRequest, body: dict) -> JsonResponse:
+    sign_in = passkey_sign_in_finish(
+        client=_client(request),
+        credential=body.get("credential"),
+        user_agent=request.headers.get("User-Agent", ""),
+        ip=client_ip(request),
+    )
+    _session_start(request, sign_in.user, method="passkey", claims=sign_in.claims)
+    return JsonResponse({"redirect": "/demo/account/"})
+
+
+@require_http_methods(["PATCH", "DELETE"])
+@endpoint(signed_in=True)
+def passkey_detail(request: HttpRequest, body: dict, user: DemoUser, credential_id: str) -> JsonResponse:
+    client = _client(request)
+    owned_credential_check(client=client, user=user, credential_id=credential_id)
+    if request.method == "PATCH":
+        form = PasskeyNameForm(body)
+        if not form.is_valid():
+            raise DemoError("A name of 1 to 200 characters, please.", code="validation_error")
+        client.credential_rename(credential_id=credential_id, name=form.cleaned_data["name"])
+    else:
+        client.credential_delete(credential_id=credential_id)
+    return JsonResponse({"signals": signals_for(client=client, user=user)})
+
+
+@require_POST
+@endpoint(signed_in=True)
+def profile_update(request: HttpRequest, body: dict, user: DemoUser) -> JsonResponse:
+    form = ProfileForm(body)
+    if not form.is_valid():
+        raise DemoError("A display name of at most 150 characters, please.", code="validation_error")
+    demo_user_rename(user=user, display_name=form.cleaned_data["display_name"])
+    return JsonResponse({"signals": signals_for(client=_client(request), user=user)})
+
+
+@require_POST
+@endpoint(signed_in=True)
+def nudge_outcome(request: HttpRequest, body: dict, user: DemoUser, nudge_id: uuid.UUID) -> JsonResponse:
+    nudge = request.session.get(SESSION_NUDGE)
+    if not nudge or nudge["id"] != str(nudge_id):
+        raise DemoError("No such prompt in this session.", code="not_found", status=404)
+    outcome = body.get("outcome")
+    if outcome not in NUDGE_OUTCOMES:
+        raise DemoError("outcome is shown, accepted or dismissed.", code="validation_error")
+    _client(request).nudge_outcome(nudge_id=str(nudge_id), outcome=outcome)
+    if outcome != "shown":
+        request.session.pop(SESSION_NUDGE, None)
+    return JsonResponse({"outcome": outcome})
