@@ -3,8 +3,11 @@ the files are parsed and held to what settings.py reads)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ APP_SERVICES = ("web", "worker", "beat")
 REQUIRED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
 # Secrets and host names the operator must supply: `${NAME:?message}`, never a default in the file.
 FROM_OPERATOR = {"SECRET_KEY", "SIGNING_KEY_ENCRYPTION_KEY", "ALLOWED_HOSTS", "SERVICE_URL"}
+SETTINGS = "passkey_service.settings"
 PYTHON_RUNTIME = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK"}
 
 
@@ -177,3 +181,18 @@ def test_dockerfile_makes_the_metrics_folder_writable_for_its_user():
 def test_dockerignore_keeps_local_state_out_of_the_image():
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".venv", ".git", "*.sqlite3"} <= ignored
+
+
+def test_compose_keeps_the_demo_site_off(compose):
+    assert environment(compose["services"]["web"])["DEMO_ENABLED"] == "${DEMO_ENABLED:-false}"
+
+
+@pytest.mark.parametrize("debug, enabled", [("false", "False"), ("true", "True")])
+def test_demo_site_follows_debug_unless_set(debug, enabled):
+    """Production settings (DEBUG off) leave /demo/ out; the development default serves it."""
+    env = {"PATH": os.environ["PATH"], "DEBUG": debug, "SECRET_KEY": "x", "DJANGO_SETTINGS_MODULE": SETTINGS}
+    probe = "import django; django.setup(); from django.conf import settings; print(settings.DEMO_ENABLED)"
+    out = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == enabled
