@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 TIMEOUT_SECONDS = 10
+# A sign-in by password must not wait long on the passkey service: its report is best effort.
+SIGN_IN_REPORT_TIMEOUT_SECONDS = 2
 
 
 @dataclass
@@ -79,12 +81,12 @@ class PasskeyServiceClient:
         body: dict[str, Any] = {"user_id": user_id, "method": method, "user_agent": user_agent}
         if platform_authenticator_available is not None:
             body["platform_authenticator_available"] = platform_authenticator_available
-        return self._call("POST", "/v1/sign-ins", body)["nudge"]
+        return self._call("POST", "/v1/sign-ins", body, timeout=SIGN_IN_REPORT_TIMEOUT_SECONDS)["nudge"]
 
     def nudge_outcome(self, *, nudge_id: str, outcome: str) -> None:
         self._call("POST", f"/v1/nudges/{_segment(nudge_id)}/outcome", {"outcome": outcome})
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: dict | None = None, *, timeout: float = TIMEOUT_SECONDS) -> dict:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(  # noqa: S310 (the URL is our own configuration, http or https)
             self.base_url + path,
@@ -93,7 +95,7 @@ class PasskeyServiceClient:
             headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 payload = response.read()
         except urllib.error.HTTPError as error:
             raise _service_error(error) from None

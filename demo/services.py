@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError
 
-from .client import PasskeyServiceClient
+from .client import PasskeyServiceClient, ServiceError
 from .models import DemoUser
 
 TOKEN_LEEWAY_SECONDS = 30
@@ -100,6 +100,8 @@ def login_token_verify(*, client: PasskeyServiceClient, token: str) -> dict:
             leeway=TOKEN_LEEWAY_SECONDS,
             options={"require": ["sub", "exp", "iat", "iss", "aud", "jti"]},
         )
+    except jwt.PyJWKClientConnectionError as error:
+        raise ServiceError(503, "service_unreachable", f"The service's JWKS did not answer: {error}") from None
     except jwt.PyJWTError as error:
         raise DemoError(f"The login token did not verify: {error}", code="token_invalid") from None
 

@@ -176,7 +176,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
 
 
 def _password_sign_in(request: HttpRequest, user: DemoUser, form: SignInForm) -> None:
-    """Sign in, then ask the service whether to offer a passkey now; a password sign-in never waits on it."""
+    """Sign in, then ask the service whether to offer a passkey now; if it fails or is slow (2 s), sign in anyway."""
     _session_start(request, user, method="password")
     try:
         nudge = _client(request).sign_in_record(

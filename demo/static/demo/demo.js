@@ -83,29 +83,27 @@ async function platformAuthenticatorField() {
 }
 
 async function signinPage() {
-  let conditional = null;
-  const startConditional = async () => {
+  // Passkey autofill: armed once per page load. A failure is shown, not retried in a loop; the
+  // button and a reload remain.
+  const conditional = new AbortController();
+  (async () => {
     if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
-    conditional = new AbortController();
-    const { signal } = conditional;
     try {
-      await signInWithPasskey({ mediation: "conditional", signal });
+      await signInWithPasskey({ mediation: "conditional", signal: conditional.signal });
     } catch (error) {
-      if (signal.aborted || error.name === "AbortError") return;
-      show(explain(error));
-      startConditional(); // offer the passkeys again, with a fresh challenge
+      if (conditional.signal.aborted) return; // the button took over
+      if (error.name === "NotAllowedError") console.info("Passkey autofill closed:", error.message);
+      else show(explain(error));
     }
-  };
+  })();
   document.getElementById("passkey-signin").addEventListener("click", async () => {
-    conditional?.abort(); // one WebAuthn request at a time
+    conditional.abort(); // one WebAuthn request at a time
     try {
       await signInWithPasskey({ username: document.getElementById("username").value.trim() });
     } catch (error) {
       show(explain(error));
-      startConditional();
     }
   });
-  startConditional();
 }
 
 async function accountPage() {
