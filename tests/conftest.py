@@ -1,6 +1,9 @@
-"""Fixtures shared by the whole suite: tenants, API keys, the API client, the soft authenticator."""
+"""Fixtures shared by the whole suite: tenants, API keys, the API client, the soft authenticator;
+and, for tests with a `browser`, a screenshot and the console log when they fail."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import redis
@@ -10,8 +13,20 @@ from rest_framework.test import APIClient
 from tenants.services import api_key_issue, tenant_create
 from tests.support.api import PasskeyApi
 from tests.support.authenticator import SoftAuthenticator
+from tests.support.browser import console_log, screenshot
 
 ORIGIN = "https://example.com"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    driver = getattr(item, "funcargs", {}).get("browser")
+    if report.failed and report.when == "call" and driver is not None:
+        path = screenshot(driver, "failures/" + re.sub(r"[^\w.-]+", "_", item.name))
+        lines = [f"{entry['level']}: {entry['message']}" for entry in console_log(driver)]
+        report.sections.append(("browser", f"Screenshot: {path}\nConsole log:\n  " + "\n  ".join(lines or ["(empty)"])))
+    return report
 
 
 @pytest.fixture(autouse=True)

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import tempfile
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from analytics.models import EventType
@@ -22,10 +18,8 @@ from analytics.services.metrics import adoption_metrics_compute_range
 from analytics.services.nudges import nudge_outcome_record, sign_in_record
 from passkeys.services.credentials import credential_import
 from tenants.models import Membership
+from tests.support.browser import chromium, console_log, screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOT = Path(settings.BASE_DIR) / "artifacts" / "screenshots" / "dashboard.png"
 PASSWORD = "correct horse battery staple"
 DAYS = 30
 CANVASES = ["rates", "sign-ins", "registrations", "authentications", "nudges", "os", "browser", "provider"]
@@ -124,39 +118,10 @@ def _passkey_sign_in(tenant, user: str, client: tuple, at, *, failed: bool) -> N
     )  # fmt: skip
 
 
-def _unavailable(reason: str) -> None:
-    """CI must run this test: there a missing browser is a failure, elsewhere a skip."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        _unavailable(f"{CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install chromium chromium-driver")
-    try:
-        from selenium import webdriver
-    except ImportError:
-        _unavailable("selenium is not installed: pip install -r requirements.txt")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
-    for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--window-size=1400,1800", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # A given chromedriver: Selenium Manager would otherwise try to download one.
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(width=1400, height=1800) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
@@ -199,84 +164,54 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
 
     person, tenant = analyst
     history_seed(tenant)
-    console: list[dict] = []
-    try:
-        browser.get(f"{live_server.url}/accounts/login/")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOT.with_name("login.png")))
-        browser.find_element(By.NAME, "username").send_keys(person.username)
-        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "form.login-form button[type=submit]").click()
-        WebDriverWait(browser, 15).until(expected_conditions.url_contains(f"/dashboard/{tenant.pk}/"))
-        WebDriverWait(browser, 15).until(
-            lambda driver: driver.execute_script("return document.readyState") == "complete"
+    browser.get(f"{live_server.url}/accounts/login/")
+    screenshot(browser, "login", width=1400)
+    browser.find_element(By.NAME, "username").send_keys(person.username)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form.login-form button[type=submit]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.url_contains(f"/dashboard/{tenant.pk}/"))
+    WebDriverWait(browser, 15).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+
+    today = timezone.now().date()
+    report = adoption_report(tenant=tenant, first=today - timedelta(days=29), last=today)
+
+    charts = {state["id"]: state for state in browser.execute_script(CHART_STATE)}
+    assert sorted(charts) == sorted(f"chart-{name}" for name in CANVASES)
+    for state in charts.values():
+        assert state["type"], f"{state['id']} has no Chart instance"
+        assert state["datasets"] and all(state["datasets"]), f"{state['id']} has an empty dataset"
+        assert state["total"] > 0, f"{state['id']} plots only zeros"
+        assert state["differs"] and state["painted"] > 500, f"{state['id']} drew nothing: {state}"
+    assert charts["chart-rates"]["datasets"] == [30, 30]
+
+    shown = {
+        card.get_attribute("data-metric"): (
+            card.get_attribute("data-value"), card.find_element(By.CSS_SELECTOR, ".value").text,
         )
+        for card in browser.find_elements(By.CSS_SELECTOR, ".card")
+    }  # fmt: skip
+    latest, days = report["days"][-1], report["days"]
+    total = {name: sum(day[name] for day in days) for name in latest if name != "date"}
+    passkey_sign_in_rate = round(total["passkey_sign_ins"] / total["sign_ins"], 4)
+    assert shown == {
+        "users": (str(latest["users"]), f"{latest['users']:,}"),
+        "passkey_users": (str(latest["passkey_users"]), f"{latest['passkey_users']:,}"),
+        "adoption_rate": (str(latest["adoption_rate"]), f"{latest['adoption_rate'] * 100:.1f} %"),
+        "passkey_sign_in_rate": (str(passkey_sign_in_rate), f"{passkey_sign_in_rate * 100:.1f} %"),
+        "sign_ins": (str(total["sign_ins"]), f"{total['sign_ins']:,}"),
+        "registrations_completed": (
+            str(total["registrations_completed"]), f"{total['registrations_completed']:,}",
+        ),
+        "authentication_failures": (
+            str(total["authentication_failures"]), f"{total['authentication_failures']:,}",
+        ),
+        "nudges_accepted": (str(total["nudges_accepted"]), f"{total['nudges_accepted']:,}"),
+    }  # fmt: skip
+    assert latest["passkey_users"] > 0 and total["authentication_failures"] > 0
+    embedded = browser.execute_script('return JSON.parse(document.getElementById("adoption-report").textContent)')
+    assert embedded == report
 
-        today = timezone.now().date()
-        report = adoption_report(tenant=tenant, first=today - timedelta(days=29), last=today)
-
-        charts = {state["id"]: state for state in browser.execute_script(CHART_STATE)}
-        assert sorted(charts) == sorted(f"chart-{name}" for name in CANVASES)
-        for state in charts.values():
-            assert state["type"], f"{state['id']} has no Chart instance"
-            assert state["datasets"] and all(state["datasets"]), f"{state['id']} has an empty dataset"
-            assert state["total"] > 0, f"{state['id']} plots only zeros"
-            assert state["differs"] and state["painted"] > 500, f"{state['id']} drew nothing: {state}"
-        assert charts["chart-rates"]["datasets"] == [30, 30]
-
-        shown = {
-            card.get_attribute("data-metric"): (
-                card.get_attribute("data-value"), card.find_element(By.CSS_SELECTOR, ".value").text,
-            )
-            for card in browser.find_elements(By.CSS_SELECTOR, ".card")
-        }  # fmt: skip
-        latest, days = report["days"][-1], report["days"]
-        total = {name: sum(day[name] for day in days) for name in latest if name != "date"}
-        passkey_sign_in_rate = round(total["passkey_sign_ins"] / total["sign_ins"], 4)
-        assert shown == {
-            "users": (str(latest["users"]), f"{latest['users']:,}"),
-            "passkey_users": (str(latest["passkey_users"]), f"{latest['passkey_users']:,}"),
-            "adoption_rate": (str(latest["adoption_rate"]), f"{latest['adoption_rate'] * 100:.1f} %"),
-            "passkey_sign_in_rate": (str(passkey_sign_in_rate), f"{passkey_sign_in_rate * 100:.1f} %"),
-            "sign_ins": (str(total["sign_ins"]), f"{total['sign_ins']:,}"),
-            "registrations_completed": (
-                str(total["registrations_completed"]), f"{total['registrations_completed']:,}",
-            ),
-            "authentication_failures": (
-                str(total["authentication_failures"]), f"{total['authentication_failures']:,}",
-            ),
-            "nudges_accepted": (str(total["nudges_accepted"]), f"{total['nudges_accepted']:,}"),
-        }  # fmt: skip
-        assert latest["passkey_users"] > 0 and total["authentication_failures"] > 0
-        embedded = browser.execute_script('return JSON.parse(document.getElementById("adoption-report").textContent)')
-        assert embedded == report
-
-        console = browser.get_log("browser")
-        severe = [entry for entry in console if entry["level"] == "SEVERE"]
-        assert not severe, f"console errors: {severe}"
-    except BaseException:
-        console = console or _safe_log(browser)
-        print("Browser console:", *console, sep="\n  ")
-        raise
-    finally:
-        _screenshot(browser)
-        print(f"Screenshot: {SCREENSHOT}")
-
-
-def _safe_log(browser) -> list[dict]:
-    try:
-        return browser.get_log("browser")
-    except Exception as error:  # the browser may be the thing that failed
-        return [{"level": "UNKNOWN", "message": f"could not read the console: {error!r}"}]
-
-
-def _screenshot(browser, path: Path = SCREENSHOT) -> None:
-    """The whole page: grow the window until its viewport holds the document."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        height, chrome = browser.execute_script(
-            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
-        )
-        browser.set_window_size(1400, max(int(height) + int(chrome), 900))
-    finally:
-        browser.save_screenshot(str(path))
+    console = console_log(browser)
+    severe = [entry for entry in console if entry["level"] == "SEVERE"]
+    assert not severe, f"console errors: {severe}"
+    screenshot(browser, "dashboard", width=1400)
