@@ -13,9 +13,13 @@ from rest_framework.test import APIClient
 from tenants.services import api_key_issue, tenant_create
 from tests.support.api import PasskeyApi
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.browser import console_log, screenshot
+from tests.support.browser import chromium_version, console_log, screenshot
 
 ORIGIN = "https://example.com"
+
+
+def pytest_report_header(config) -> str:
+    return f"browser tests: {chromium_version()}"
 
 
 @pytest.hookimpl(wrapper=True)

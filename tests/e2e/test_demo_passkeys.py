@@ -12,27 +12,13 @@ from analytics.models import Event, EventType, Nudge
 from demo.models import DemoUser
 from tests.support.authenticator import b64url_decode
 from tests.support.browser import console_log, screenshot
-from tests.support.demo_site import PASSWORD
+from tests.support.demo_site import PASSWORD, WITHOUT_AUTOFILL, WITHOUT_JSON_HELPERS
 from tests.support.virtual_authenticator import CHROMIUM_VIRTUAL_AAGUID
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server's threads need committed rows
 
+
 # A browser from before WebAuthn Level 3's JSON helpers: the demo's fallback must carry the ceremony.
-# A browser without passkey autofill, so that only the sign-in button asks for a passkey: Chromium's
-# virtual authenticator would otherwise answer the page's conditional request as soon as it loads.
-WITHOUT_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
-WITHOUT_JSON_HELPERS = """
-delete PublicKeyCredential.parseCreationOptionsFromJSON;
-delete PublicKeyCredential.parseRequestOptionsFromJSON;
-delete PublicKeyCredential.prototype.toJSON;
-"""
-
-
-def browser_lacks(browser, script: str) -> None:
-    """Run the script before any of the page's own in every document from now on."""
-    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
-
-
 def console_errors(browser) -> list[dict]:
     return [entry for entry in console_log(browser) if entry["level"] == "SEVERE"]
 
@@ -96,7 +82,7 @@ def test_password_sign_in_nudge_leads_to_a_passkey(demo, virtual_authenticator, 
     screenshot(browser, "demo-settings-first-passkey")
 
     # With a passkey on this platform, the next password sign-in is not nudged.
-    browser_lacks(browser, WITHOUT_AUTOFILL)
+    site.emulate(WITHOUT_AUTOFILL)
     site.sign_out()
     site.sign_in_with_password("ada", PASSWORD)
     assert not site.find_all("#nudge")
@@ -110,7 +96,7 @@ def test_passkey_sign_in_with_the_button(demo, virtual_authenticator, ada, brows
     site.sign_in_with_password("ada", PASSWORD)
     site.create_passkey_on_settings()
     [before] = demo.credentials(ada)
-    browser_lacks(browser, WITHOUT_AUTOFILL)
+    site.emulate(WITHOUT_AUTOFILL)
     site.sign_out()
     site.wait_for_path("/demo/")
 
@@ -153,15 +139,15 @@ def test_passkey_autofill_signs_in_from_the_username_field(demo, virtual_authent
 
 
 def test_ceremonies_work_without_the_browsers_json_helpers(demo, virtual_authenticator, ada, browser):
-    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WITHOUT_JSON_HELPERS})
     site = demo.site
+    site.emulate(WITHOUT_JSON_HELPERS)
     site.sign_in_with_password("ada", PASSWORD)
     assert browser.execute_script("return typeof PublicKeyCredential.parseCreationOptionsFromJSON") == "undefined"
     site.create_passkey_on_settings()
     [credential] = demo.credentials(ada)
     assert credential["transports"] == ["internal"]  # from getTransports(), in the fallback's toJSON
 
-    browser_lacks(browser, WITHOUT_AUTOFILL)
+    site.emulate(WITHOUT_AUTOFILL)
     site.sign_out()
     site.wait_for_path("/demo/")
     site.click_passkey_sign_in("ada")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,8 +56,14 @@ def chromium(*, width: int = 1280, height: int = 900) -> Iterator:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def chromium_version(driver) -> str:
-    return driver.capabilities.get("browserVersion", "unknown")
+def chromium_version() -> str:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} missing"
+    try:
+        answer = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=10)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"{CHROMIUM} does not start: {error}"
+    return answer.stdout.strip() or answer.stderr.strip()
 
 
 def console_log(driver) -> list[dict]:

@@ -10,6 +10,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 WAIT_SECONDS = 15
 PASSWORD = "correct horse battery staple"
+# A browser without passkey autofill, so that only the sign-in button asks for a passkey: Chromium's
+# virtual authenticator would otherwise answer the page's conditional request as soon as it loads.
+WITHOUT_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = async () => false;"
+# A browser from before WebAuthn Level 3's JSON helpers: the demo's fallback must carry the ceremony.
+WITHOUT_JSON_HELPERS = """
+delete PublicKeyCredential.parseCreationOptionsFromJSON;
+delete PublicKeyCredential.parseRequestOptionsFromJSON;
+delete PublicKeyCredential.prototype.toJSON;
+"""
 
 
 class DemoSite:
@@ -48,6 +57,13 @@ class DemoSite:
         self.wait_until(lambda d: self.path == path, f"the page {path}")
         self.wait_until(lambda d: d.execute_script("return document.readyState") == "complete")
 
+    def reloaded_after(self, action) -> None:
+        """Do the action and wait for the next document: a message left from the last one does not count."""
+        self.driver.execute_script("window.beforeReload = true")
+        action()
+        fresh = "return window.beforeReload === undefined && document.readyState === 'complete'"
+        self.wait_until(lambda d: d.execute_script(fresh), "the page to load again")
+
     def message(self) -> str:
         """The page's message box (errors and confirmations), or "" while hidden."""
         boxes = self.find_all("#message")
@@ -58,6 +74,10 @@ class DemoSite:
         return self.message()
 
     # --- doing ---
+
+    def emulate(self, script: str) -> None:
+        """Run the script before the page's own in every document from now on (WITHOUT_… above)."""
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
 
     def sign_up(self, username: str, password: str, display_name: str = "") -> None:
         self.open("/demo/signup/")
@@ -91,7 +111,7 @@ class DemoSite:
 
     def create_passkey_on_settings(self) -> None:
         self.open("/demo/settings/")
-        self.find("#create-passkey").click()
+        self.reloaded_after(self.find("#create-passkey").click)
         self.wait_for_message("Passkey created.")
 
     def passkey_items(self) -> list:
@@ -106,18 +126,21 @@ class DemoSite:
         field = item.find_element(By.CSS_SELECTOR, "form.rename input[name=name]")
         field.clear()
         field.send_keys(name)
-        item.find_element(By.CSS_SELECTOR, "form.rename button[type=submit]").click()
+        self.reloaded_after(item.find_element(By.CSS_SELECTOR, "form.rename button[type=submit]").click)
         self.wait_for_message("Passkey renamed.")
 
     def delete_passkey(self, credential_id: str) -> None:
-        self.passkey_item(credential_id).find_element(By.CSS_SELECTOR, ".delete").click()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(expected_conditions.alert_is_present())
-        self.driver.switch_to.alert.accept()  # "Delete the passkey …?"
+        def confirmed_delete() -> None:
+            self.passkey_item(credential_id).find_element(By.CSS_SELECTOR, ".delete").click()
+            WebDriverWait(self.driver, WAIT_SECONDS).until(expected_conditions.alert_is_present())
+            self.driver.switch_to.alert.accept()  # "Delete the passkey …?"
+
+        self.reloaded_after(confirmed_delete)
         self.wait_for_message("Passkey deleted.")
 
     def change_display_name(self, display_name: str) -> None:
         field = self.find("#profile-display-name")
         field.clear()
         field.send_keys(display_name)
-        self.find("#profile-form button[type=submit]").click()
+        self.reloaded_after(self.find("#profile-form button[type=submit]").click)
         self.wait_for_message("Name saved.")
