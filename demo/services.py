@@ -36,7 +36,8 @@ def demo_configured() -> bool:
 
 
 def service_client(*, request_base_url: str) -> PasskeyServiceClient:
-    """The configured service, else this very server at the address the browser used."""
+    """The configured service, else this very server at the address the browser used (Django has
+    checked that Host against ALLOWED_HOSTS, so a forged Host cannot send the API key elsewhere)."""
     base_url = settings.DEMO_API_URL or settings.SERVICE_URL or request_base_url
     return PasskeyServiceClient(base_url=base_url, api_key=settings.DEMO_API_KEY, tenant_id=settings.DEMO_TENANT_ID)
 
