@@ -5,6 +5,9 @@ Everything passkey-related goes through PasskeyServiceClient over HTTP, as in an
 
 from __future__ import annotations
 
+import base64
+import hmac
+import uuid
 from dataclasses import dataclass
 from functools import cache
 
@@ -32,14 +35,20 @@ class PasskeySignIn:
 
 
 def demo_configured() -> bool:
-    return bool(settings.DEMO_API_KEY and settings.DEMO_TENANT_ID)
+    # Outside development the API's address must be configured: a Host header, even one that passed
+    # a wildcard ALLOWED_HOSTS, must never decide where the API key goes or whose JWKS is trusted.
+    has_address = settings.DEBUG or settings.DEMO_API_URL or settings.SERVICE_URL
+    return bool(settings.DEMO_API_KEY and settings.DEMO_TENANT_ID and has_address)
 
 
 def service_client(*, request_base_url: str) -> PasskeyServiceClient:
-    """The configured service, else this very server at the address the browser used (Django has
-    checked that Host against ALLOWED_HOSTS, so a forged Host cannot send the API key elsewhere)."""
+    """The configured service, else (in development only) this very server at the address the browser used."""
     base_url = settings.DEMO_API_URL or settings.SERVICE_URL or request_base_url
     return PasskeyServiceClient(base_url=base_url, api_key=settings.DEMO_API_KEY, tenant_id=settings.DEMO_TENANT_ID)
+
+
+def _normalized(username: str) -> str:
+    return username.strip().lower()
 
 
 # --- the site's own accounts ---
@@ -48,14 +57,14 @@ def service_client(*, request_base_url: str) -> PasskeyServiceClient:
 def demo_user_create(*, username: str, password: str, display_name: str = "") -> DemoUser:
     try:
         return DemoUser.objects.create(
-            username=username.strip().lower(), display_name=display_name.strip(), password=make_password(password)
+            username=_normalized(username), display_name=display_name.strip(), password=make_password(password)
         )
     except IntegrityError:
         raise DemoError("That username is taken.", code="username_taken") from None
 
 
 def demo_user_authenticate(*, username: str, password: str) -> DemoUser | None:
-    user = DemoUser.objects.filter(username=username.strip().lower()).first()
+    user = demo_user_by_username(username)
     if user is None:
         make_password(password)  # as slow as a wrong password, so timing does not reveal usernames
         return None
@@ -63,7 +72,7 @@ def demo_user_authenticate(*, username: str, password: str) -> DemoUser | None:
 
 
 def demo_user_by_username(username: str) -> DemoUser | None:
-    return DemoUser.objects.filter(username=username.strip().lower()).first()
+    return DemoUser.objects.filter(username=_normalized(username)).first()
 
 
 def demo_user_rename(*, user: DemoUser, display_name: str) -> DemoUser:
@@ -75,16 +84,48 @@ def demo_user_rename(*, user: DemoUser, display_name: str) -> DemoUser:
 # --- passkeys, through the service ---
 
 
+def passkey_request_options(*, client: PasskeyServiceClient, username: str = "", conditional: bool = False) -> dict:
+    """Options for navigator.credentials.get(): bound to the named account's passkeys, else discoverable.
+
+    Autofill (conditional) requests are always discoverable: nobody has typed a name yet.
+    """
+    if conditional or not username:
+        return client.authentication_start(mediation="conditional" if conditional else None)
+    user = demo_user_by_username(username)
+    options = client.authentication_start(user_id=str(user.user_id) if user else None)
+    if not options.get("allowCredentials"):
+        # WebAuthn §14.6.2: an unknown account, or one without passkeys, answers like one with a passkey,
+        # so the options do not tell who has an account here.
+        options["allowCredentials"] = [
+            {"type": "public-key", "id": _imaginary_credential_id(username), "transports": ["internal", "hybrid"]}
+        ]
+    return options
+
+
+def _imaginary_credential_id(username: str) -> str:
+    """The same 32 bytes for a name each time (a random one per request would give it away)."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"demo-credential:" + _normalized(username).encode(), "sha256")
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
 def passkey_sign_in_finish(
     *, client: PasskeyServiceClient, credential: dict, user_agent: str, ip: str
 ) -> PasskeySignIn:
     """Let the service verify the assertion, check its login token offline, and find our user."""
     result = client.authentication_finish(credential=credential, user_agent=user_agent, ip=ip)
     claims = login_token_verify(client=client, token=result["token"])
-    user = DemoUser.objects.filter(user_id=claims["sub"]).first()
+    user = _demo_user_by_user_id(claims["sub"])
     if user is None:
         raise DemoError("This passkey belongs to an account that no longer exists.", code="account_not_found")
     return PasskeySignIn(user=user, claims=claims)
+
+
+def _demo_user_by_user_id(user_id: str) -> DemoUser | None:
+    """Ours are UUIDs; the tenant may hold other users too (scripts/serve seeds some)."""
+    try:
+        return DemoUser.objects.filter(user_id=uuid.UUID(user_id)).first()
+    except ValueError:
+        return None
 
 
 def login_token_verify(*, client: PasskeyServiceClient, token: str) -> dict:
@@ -123,9 +164,15 @@ def owned_credential_check(*, client: PasskeyServiceClient, user: DemoUser, cred
         raise DemoError("No such passkey on your account.", code="not_found", status=404)
 
 
-def signals_for(*, client: PasskeyServiceClient, user: DemoUser) -> dict | None:
-    """What the browser's signalAllAcceptedCredentials and signalCurrentUserDetails need."""
-    listed = user_credentials(client=client, user=user)
+def signals_for(*, client: PasskeyServiceClient, user: DemoUser, listed: dict | None = None) -> dict | None:
+    """What the browser's signalAllAcceptedCredentials and signalCurrentUserDetails need.
+
+    Best effort: after a change that succeeded, a failed read must not report a failure.
+    """
+    try:
+        listed = listed or user_credentials(client=client, user=user)
+    except ServiceError:
+        return None
     if listed["user_handle"] is None:
         return None
     return {

@@ -11,11 +11,14 @@ import json
 import logging
 import uuid
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
+from api.throttling import rate_limit_hit
 from tenants.audit import client_ip
 
 from .client import PasskeyServiceClient, ServiceError
@@ -25,10 +28,10 @@ from .services import (
     DemoError,
     demo_configured,
     demo_user_authenticate,
-    demo_user_by_username,
     demo_user_create,
     demo_user_rename,
     owned_credential_check,
+    passkey_request_options,
     passkey_sign_in_finish,
     service_client,
     signals_for,
@@ -57,6 +60,7 @@ def _signed_in_user(request: HttpRequest) -> DemoUser | None:
 
 def _session_start(request: HttpRequest, user: DemoUser, *, method: str, claims: dict | None = None) -> None:
     request.session.cycle_key()  # a new session id at every sign-in: no session fixation
+    rotate_token(request)  # and a new CSRF token, as django.contrib.auth.login does
     request.session[SESSION_USER] = user.pk
     request.session[SESSION_SIGN_IN] = {"method": method, "claims": claims}
     request.session.pop(SESSION_NUDGE, None)
@@ -112,6 +116,16 @@ def endpoint(*, signed_in: bool):
         return wrapper
 
     return decorate
+
+
+def _anonymous_rate_limit(request: HttpRequest) -> None:
+    """The passkey sign-in endpoints need no account, so they are counted per client address: without
+    this, anyone could spend a user's (or the whole tenant's) rate limit at the service."""
+    decision = rate_limit_hit(
+        bucket=f"demo-passkey:{client_ip(request)}", limit=settings.DEMO_PASSKEY_RATE_LIMIT_PER_IP
+    )
+    if not decision.allowed:
+        raise DemoError(f"Too many attempts; retry in {decision.retry_after} seconds.", code="rate_limited", status=429)
 
 
 def _json_body(request: HttpRequest) -> dict:
@@ -209,13 +223,16 @@ def account_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
 @signed_in_page
 @require_http_methods(["GET"])
 def settings_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
-    context: dict = {"demo_user": user, "credentials": [], "error": None}
+    context: dict = {"demo_user": user, "credentials": [], "error": None, "signals": None}
+    client = _client(request)
     try:
-        listed = user_credentials(client=_client(request), user=user)
+        listed = user_credentials(client=client, user=user)
     except ServiceError as error:
         context["error"] = f"The passkey service did not answer ({error.code})."
     else:
         context["credentials"] = _credential_rows(listed["credentials"])
+        # Passkeys deleted elsewhere drop out of the passkey manager as soon as the page is seen.
+        context["signals"] = signals_for(client=client, user=user, listed=listed)
     return render(request, "demo/settings.html", context)
 
 
@@ -250,13 +267,11 @@ def registration_finish(request: HttpRequest, body: dict, user: DemoUser) -> Jso
 @require_POST
 @endpoint(signed_in=False)
 def authentication_start(request: HttpRequest, body: dict) -> JsonResponse:
-    """With a known username the browser is offered that user's passkeys; otherwise any (discoverable)."""
-    username = str(body.get("username") or "")
-    user = demo_user_by_username(username) if username else None
-    conditional = body.get("mediation") == "conditional"
-    options = _client(request).authentication_start(
-        user_id=str(user.user_id) if user and not conditional else None,
-        mediation="conditional" if conditional else None,
+    _anonymous_rate_limit(request)
+    options = passkey_request_options(
+        client=_client(request),
+        username=str(body.get("username") or "")[:150],
+        conditional=body.get("mediation") == "conditional",
     )
     return JsonResponse({"public_key": options})
 
@@ -264,6 +279,7 @@ def authentication_start(request: HttpRequest, body: dict) -> JsonResponse:
 @require_POST
 @endpoint(signed_in=False)
 def authentication_finish(request: HttpRequest, body: dict) -> JsonResponse:
+    _anonymous_rate_limit(request)
     sign_in = passkey_sign_in_finish(
         client=_client(request),
         credential=body.get("credential"),

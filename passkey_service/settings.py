@@ -133,6 +133,8 @@ DEMO_API_URL = env.str("DEMO_API_URL", default="").rstrip("/")
 DEMO_API_KEY = env.str("DEMO_API_KEY", default="")
 DEMO_TENANT_ID = env.str("DEMO_TENANT_ID", default="")
 DEMO_RP_ID = env.str("DEMO_RP_ID", default="localhost")  # the audience of the login tokens it accepts
+# Its passkey sign-in endpoints need no account, so they are limited per client IP (requests a minute).
+DEMO_PASSKEY_RATE_LIMIT_PER_IP = env.int("DEMO_PASSKEY_RATE_LIMIT_PER_IP", default=60)
 
 # Rate limits per client IP, requests per minute (0 turns one off); the per-key and per-user
 # limits of the ceremony endpoints are tenant settings. Counted in Redis, else the database.

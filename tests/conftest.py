@@ -27,9 +27,12 @@ def pytest_runtest_makereport(item, call):
     report = yield
     driver = getattr(item, "funcargs", {}).get("browser")
     if report.failed and report.when == "call" and driver is not None:
-        path = screenshot(driver, "failures/" + re.sub(r"[^\w.-]+", "_", item.name))
-        lines = [f"{entry['level']}: {entry['message']}" for entry in console_log(driver)]
-        report.sections.append(("browser", f"Screenshot: {path}\nConsole log:\n  " + "\n  ".join(lines or ["(empty)"])))
+        try:
+            shot = str(screenshot(driver, "failures/" + re.sub(r"[^\w.-]+", "_", item.name)))
+        except Exception as error:  # a dead browser must not hide the test's own failure
+            shot = f"none ({error!r})"
+        lines = [f"{entry['level']}: {entry['message']}" for entry in console_log(driver)] or ["(empty)"]
+        report.sections.append(("browser", f"Screenshot: {shot}\nConsole log:\n  " + "\n  ".join(lines)))
     return report
 
 

@@ -153,7 +153,7 @@ def demo(live_server, settings, make_tenant, make_api) -> PasskeyApi:
     tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url])
     api = make_api(tenant)
     settings.DEMO_API_KEY, settings.DEMO_TENANT_ID, settings.DEMO_RP_ID = api.key, str(tenant.pk), "localhost"
-    settings.DEMO_API_URL = settings.SERVICE_URL = ""  # the demo calls the live server's own address
+    settings.DEMO_API_URL, settings.SERVICE_URL = live_server.url, ""
     settings.RATE_LIMIT_LOGIN_PER_IP = 10_000
     return api
 
@@ -438,6 +438,15 @@ def test_sign_out_removes_the_sessions_demo_user(browser):
     assert_redirect(browser.post_form("/demo/signout/", {}, follow=False), "/demo/")
     assert "demo_user" not in SessionStore(browser.cookie("sessionid")).load()
     assert_signed_out(browser)
+
+
+def test_demo_uses_the_requests_address_only_in_development(browser, settings):
+    settings.DEMO_API_URL = ""
+    page = browser.get("/demo/")  # tests run with DEBUG off, as production does
+    assert page.status == 503 and "DEMO_API_URL" in page.text
+    settings.DEBUG = True
+    assert browser.sign_up("alice").status == 302
+    assert browser.post_json("/demo/api/registrations/start").status == 200  # reached /v1 at the Host it was sent
 
 
 def test_demo_without_api_key_answers_503(browser, settings):

@@ -40,7 +40,7 @@ def demo_tenant(live_server, make_tenant, settings):
     tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url], rp_name="Passkey demo")
     settings.DEMO_TENANT_ID = str(tenant.pk)
     settings.DEMO_RP_ID = "localhost"
-    settings.DEMO_API_URL = ""  # the live server's own address
+    settings.DEMO_API_URL = live_server.url
     settings.RATE_LIMIT_LOGIN_PER_IP = 1000
     return tenant
 

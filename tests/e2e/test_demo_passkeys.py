@@ -18,7 +18,6 @@ from tests.support.virtual_authenticator import CHROMIUM_VIRTUAL_AAGUID
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server's threads need committed rows
 
 
-# A browser from before WebAuthn Level 3's JSON helpers: the demo's fallback must carry the ceremony.
 def console_errors(browser) -> list[dict]:
     return [entry for entry in console_log(browser) if entry["level"] == "SEVERE"]
 

@@ -83,27 +83,34 @@ async function platformAuthenticatorField() {
 }
 
 async function signinPage() {
-  // Passkey autofill: armed once per page load. A failure is shown, not retried in a loop; the
-  // button and a reload remain.
-  const conditional = new AbortController();
-  (async () => {
+  // Passkey autofill: armed on load and again after the button's request, never straight after its
+  // own failure (a browser that answers at once would loop); the button and a reload remain.
+  let conditional = null;
+  const armAutofill = async () => {
     if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+    const controller = (conditional = new AbortController());
     try {
-      await signInWithPasskey({ mediation: "conditional", signal: conditional.signal });
+      await signInWithPasskey({ mediation: "conditional", signal: controller.signal });
     } catch (error) {
-      if (conditional.signal.aborted) return; // the button took over
+      if (controller.signal.aborted) return; // the button took over
       if (error.name === "NotAllowedError") console.info("Passkey autofill closed:", error.message);
       else show(explain(error));
     }
-  })();
-  document.getElementById("passkey-signin").addEventListener("click", async () => {
-    conditional.abort(); // one WebAuthn request at a time
+  };
+  const button = document.getElementById("passkey-signin");
+  button.addEventListener("click", async () => {
+    conditional?.abort(); // one WebAuthn request at a time
+    button.disabled = true;
     try {
       await signInWithPasskey({ username: document.getElementById("username").value.trim() });
     } catch (error) {
       show(explain(error));
+      armAutofill();
+    } finally {
+      button.disabled = false;
     }
   });
+  armAutofill();
 }
 
 async function accountPage() {
@@ -131,6 +138,7 @@ async function accountPage() {
 }
 
 async function settingsPage() {
+  signalAccountState(JSON.parse(document.getElementById("account-signals").textContent));
   if (new URLSearchParams(location.search).has("created")) show("Passkey created.", "success");
   const afterChange = async (result, message) => {
     await signalAccountState(result.signals);

@@ -43,17 +43,24 @@ export function credentialToJSON(credential) {
     id: credential.id,
     rawId: bufferToB64url(credential.rawId),
     type: credential.type,
-    authenticatorAttachment: credential.authenticatorAttachment ?? null,
     clientExtensionResults: credential.getClientExtensionResults(),
     response: { clientDataJSON: bufferToB64url(response.clientDataJSON) },
   };
+  if (credential.authenticatorAttachment) json.authenticatorAttachment = credential.authenticatorAttachment;
   if (response.attestationObject) {
+    // AuthenticatorAttestationResponseJSON; the getters are missing from the oldest browsers.
     json.response.attestationObject = bufferToB64url(response.attestationObject);
     json.response.transports = response.getTransports?.() ?? [];
+    const authenticatorData = response.getAuthenticatorData?.();
+    if (authenticatorData) json.response.authenticatorData = bufferToB64url(authenticatorData);
+    const publicKey = response.getPublicKey?.();
+    if (publicKey) json.response.publicKey = bufferToB64url(publicKey);
+    const algorithm = response.getPublicKeyAlgorithm?.();
+    if (algorithm !== undefined) json.response.publicKeyAlgorithm = algorithm;
   } else {
     json.response.authenticatorData = bufferToB64url(response.authenticatorData);
     json.response.signature = bufferToB64url(response.signature);
-    json.response.userHandle = response.userHandle ? bufferToB64url(response.userHandle) : null;
+    if (response.userHandle) json.response.userHandle = bufferToB64url(response.userHandle);
   }
   return json;
 }
