@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tenants.errors import NotFound
 from tenants.models import Tenant
 
 from .models import Credential, PasskeyUser
 
 
-def credential_list(*, tenant: Tenant, user_id: str) -> list[Credential]:
-    return list(
-        Credential.objects.select_related("user").filter(tenant=tenant, user__user_id=user_id).order_by("created_at")
-    )
+@dataclass(frozen=True)
+class UserCredentials:
+    user: PasskeyUser | None  # None before the user's first ceremony: no handle yet
+    credentials: list[Credential]
 
 
-def passkey_user_get(*, tenant: Tenant, user_id: str) -> PasskeyUser | None:
-    """The user's WebAuthn identity (their random handle), or None before their first ceremony."""
-    return PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).first()
+def user_credentials_get(*, tenant: Tenant, user_id: str) -> UserCredentials:
+    """The user's WebAuthn identity and passkeys, oldest first: two indexed queries."""
+    user = PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).first()
+    if user is None:
+        return UserCredentials(user=None, credentials=[])
+    credentials = list(Credential.objects.filter(tenant=tenant, user=user).order_by("created_at"))
+    for credential in credentials:
+        credential.user = user  # the owner is known: no join, no query per row
+    return UserCredentials(user=user, credentials=credentials)
 
 
 def credential_get(*, tenant: Tenant, credential_id: bytes) -> Credential:

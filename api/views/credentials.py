@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from passkeys.selectors import credential_list, passkey_user_get
+from passkeys.selectors import user_credentials_get
 from passkeys.services import credential_delete, credential_rename, user_delete
 
 from ..schema import Problems
@@ -34,14 +34,12 @@ class UserCredentialsApi(APIView):
         }
     )
     def get(self, request, user_id: str):
-        tenant = request.auth.tenant
-        passkey_user = passkey_user_get(tenant=tenant, user_id=user_id)
-        credentials = credential_list(tenant=tenant, user_id=user_id) if passkey_user else []
+        listed = user_credentials_get(tenant=request.auth.tenant, user_id=user_id)
         return Response(
             {
-                "credentials": CredentialSerializer(credentials, many=True).data,
-                "rp_id": tenant.rp_id,
-                "user_handle": b64url_encode(bytes(passkey_user.handle)) if passkey_user else None,
+                "credentials": CredentialSerializer(listed.credentials, many=True).data,
+                "rp_id": request.auth.tenant.rp_id,
+                "user_handle": b64url_encode(bytes(listed.user.handle)) if listed.user else None,
             }
         )
 

@@ -11,6 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.support.authenticator import SoftAuthenticator
+
 
 @pytest.fixture
 def registered(api, authenticator):
@@ -63,3 +65,11 @@ def test_registration_finish_costs_one_insert_and_its_event(api, registered):
     response, queries = _queries(lambda: api.post("/v1/registrations/finish", {"credential": credential}))
     assert response.status_code == 201
     assert [q.split()[0] for q in queries] == ["INSERT", "INSERT"], queries
+
+
+def test_credential_list_costs_the_user_and_their_credentials(api, registered):
+    for _ in range(2):
+        assert api.register(SoftAuthenticator()).status_code == 201
+    response, queries = _queries(lambda: api.get("/v1/users/alice/credentials"))
+    assert response.status_code == 200 and len(response.json()["credentials"]) == 3
+    assert [q.split()[0] for q in queries] == ["SELECT", "SELECT"], queries  # not one more per credential
