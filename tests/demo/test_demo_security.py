@@ -42,7 +42,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread
 
 @pytest.fixture
 def demo(live_server, settings, make_tenant, make_api) -> PasskeyApi:
-    """A tenant for rp id localhost at the live server's origin; the demo calls the live server with its key."""
+    """A tenant for rp id localhost at the live server's origin; the demo configured with its key and with the
+    live server as the API's address (outside DEBUG the demo no longer takes it from the request)."""
     tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url])
     api = make_api(tenant)
     settings.DEMO_API_KEY, settings.DEMO_TENANT_ID, settings.DEMO_RP_ID = api.key, str(tenant.pk), "localhost"
@@ -228,11 +229,11 @@ def test_passkey_options_for_a_username_do_not_tell_who_has_an_account(visitor, 
     for name in ("bob", "nobody", "somebody"):
         entries = allowed_credentials(visitor, name)
         assert len(entries) == 1, (name, entries)
-        [entry] = imaginary[name] = entries
+        entry = imaginary[name] = entries[0]
         assert set(entry) == set(real) and entry["type"] == "public-key", entry
         assert len(b64url_decode(entry["id"])) == 32 and isinstance(entry["transports"], list), entry
         assert allowed_credentials(visitor, name) == entries  # the same each time: a new one would give it away
-    ids = {real["id"]} | {entry["id"] for (entry,) in imaginary.values()}
+    ids = {real["id"]} | {entry["id"] for entry in imaginary.values()}
     assert len(ids) == 4  # one per name, none of them alice's
 
 
