@@ -164,15 +164,9 @@ def owned_credential_check(*, client: PasskeyServiceClient, user: DemoUser, cred
         raise DemoError("No such passkey on your account.", code="not_found", status=404)
 
 
-def signals_for(*, client: PasskeyServiceClient, user: DemoUser, listed: dict | None = None) -> dict | None:
-    """What the browser's signalAllAcceptedCredentials and signalCurrentUserDetails need.
-
-    Best effort: after a change that succeeded, a failed read must not report a failure.
-    """
-    try:
-        listed = listed or user_credentials(client=client, user=user)
-    except ServiceError:
-        return None
+def signals_for(*, user: DemoUser, listed: dict) -> dict | None:
+    """What the browser's signalAllAcceptedCredentials and signalCurrentUserDetails need, from the
+    service's list of the user's passkeys; None before the user's first ceremony (no user handle)."""
     if listed["user_handle"] is None:
         return None
     return {

@@ -67,7 +67,7 @@ def _session_start(request: HttpRequest, user: DemoUser, *, method: str, claims:
 
 
 def page(view):
-    """A page: the not-configured notice until the site has its API key; the user, when a page needs one."""
+    """A page, or the not-configured notice until the site has its API key and the API's address."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -79,6 +79,8 @@ def page(view):
 
 
 def signed_in_page(view):
+    """A page for a signed-in user, who is passed to the view; others go to the sign-in page."""
+
     @page
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -95,7 +97,7 @@ def endpoint(*, signed_in: bool):
 
     def decorate(view):
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
                 if not demo_configured():
                     raise DemoError("The demo has no API key configured.", code="demo_not_configured", status=503)
@@ -232,7 +234,7 @@ def settings_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
     else:
         context["credentials"] = _credential_rows(listed["credentials"])
         # Passkeys deleted elsewhere drop out of the passkey manager as soon as the page is seen.
-        context["signals"] = signals_for(client=client, user=user, listed=listed)
+        context["signals"] = signals_for(user=user, listed=listed)
     return render(request, "demo/settings.html", context)
 
 
@@ -302,7 +304,7 @@ def passkey_detail(request: HttpRequest, body: dict, user: DemoUser, credential_
         client.credential_rename(credential_id=credential_id, name=form.cleaned_data["name"])
     else:
         client.credential_delete(credential_id=credential_id)
-    return JsonResponse({"signals": signals_for(client=client, user=user)})
+    return HttpResponse(status=204)  # the page reloads, and the settings page signals the new state
 
 
 @require_POST
@@ -312,7 +314,7 @@ def profile_update(request: HttpRequest, body: dict, user: DemoUser) -> JsonResp
     if not form.is_valid():
         raise DemoError("A display name of at most 150 characters, please.", code="validation_error")
     demo_user_rename(user=user, display_name=form.cleaned_data["display_name"])
-    return JsonResponse({"signals": signals_for(client=_client(request), user=user)})
+    return HttpResponse(status=204)
 
 
 @require_POST

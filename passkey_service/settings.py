@@ -127,7 +127,7 @@ SPECTACULAR_SETTINGS = {
 
 # The demo relying party at /demo/: on by default in development, off in production. It reaches the
 # /v1 API over HTTP like any relying party, with its tenant's key (`manage.py demo_tenant` prints
-# both); DEMO_API_URL defaults to SERVICE_URL, else to the address the browser used.
+# both); DEMO_API_URL defaults to SERVICE_URL, else (with DEBUG only) to the address the browser used.
 DEMO_ENABLED = env.bool("DEMO_ENABLED", default=DEBUG)
 DEMO_API_URL = env.str("DEMO_API_URL", default="").rstrip("/")
 DEMO_API_KEY = env.str("DEMO_API_KEY", default="")

@@ -334,9 +334,18 @@ def test_passkey_sign_in_refuses_a_token_for_another_audience(alice, new_browser
     assert_signed_out(visitor)
 
 
+def settings_signals(browser: DemoBrowser) -> dict:
+    """What the settings page hands the browser's Signal API (its json_script element)."""
+    page = browser.get("/demo/settings/")
+    assert page.status == 200, page.text
+    found = re.search(r'<script id="account-signals" type="application/json">(.*?)</script>', page.text, re.S)
+    assert found, "the settings page embeds no signals"
+    return json.loads(found.group(1))
+
+
 def test_deleted_passkey_sign_in_answers_credential_not_found(alice, browser, new_browser, authenticator, demo):
-    page = browser.delete(f"/demo/api/passkeys/{alice.credential['id']}")
-    assert page.status == 200 and page.json()["signals"]["allAcceptedCredentialIds"] == []
+    assert browser.delete(f"/demo/api/passkeys/{alice.credential['id']}").status == 204
+    assert settings_signals(browser)["allAcceptedCredentialIds"] == []
     assert service_credentials(demo, alice.user)["credentials"] == []
     visitor = new_browser()
     _, page = visitor.passkey_sign_in(authenticator)  # the authenticator still offers it
@@ -354,20 +363,18 @@ def test_passkey_of_another_user_cannot_be_renamed_or_deleted(alice, new_browser
     assert (stored["id"], stored["name"]) == (alice.credential["id"], alice.credential["name"])
 
 
-def test_passkey_rename_renames_at_the_service_and_answers_signals(alice, browser, demo):
+def test_passkey_rename_renames_at_the_service_and_the_settings_page_signals(alice, browser, demo):
     page = browser.patch_json(f"/demo/api/passkeys/{alice.credential['id']}", {"name": "Work laptop"})
-    assert page.status == 200, page.text
+    assert page.status == 204, page.text
     listed = service_credentials(demo, alice.user)
     [stored] = listed["credentials"]
     assert stored["name"] == "Work laptop"
-    assert page.json() == {
-        "signals": {
-            "rpId": "localhost",
-            "userId": stored["user_handle"],
-            "allAcceptedCredentialIds": [alice.credential["id"]],
-            "name": "alice",
-            "displayName": "Alice",
-        }
+    assert settings_signals(browser) == {
+        "rpId": "localhost",
+        "userId": stored["user_handle"],
+        "allAcceptedCredentialIds": [alice.credential["id"]],
+        "name": "alice",
+        "displayName": "Alice",
     }
     assert stored["user_handle"] == listed["user_handle"]
 
@@ -380,22 +387,22 @@ def test_passkey_rename_refuses_an_empty_or_too_long_name(alice, browser, demo, 
     assert service_credentials(demo, alice.user)["credentials"][0]["name"] == alice.credential["name"]
 
 
-def test_passkey_delete_answers_signals_without_the_deleted_id(alice, browser, demo):
+def test_passkey_delete_leaves_the_deleted_id_out_of_the_signals(alice, browser, demo):
     second = browser.create_passkey(SoftAuthenticator())  # another device
     page = browser.delete(f"/demo/api/passkeys/{alice.credential['id']}")
-    assert page.status == 200, page.text
+    assert page.status == 204, page.text
     listed = service_credentials(demo, alice.user)
     assert [c["id"] for c in listed["credentials"]] == [second["id"]]
-    signals = page.json()["signals"]
+    signals = settings_signals(browser)
     assert (signals["userId"], signals["allAcceptedCredentialIds"]) == (second["user_handle"], [second["id"]])
 
 
-def test_profile_update_changes_the_display_name_and_answers_signals(alice, browser, demo):
+def test_profile_update_changes_the_display_name_in_the_signals(alice, browser, demo):
     page = browser.post_json("/demo/api/profile", {"display_name": "Alice Liddell"})
-    assert page.status == 200, page.text
+    assert page.status == 204, page.text
     assert demo_user("alice").display_name == "Alice Liddell"
     listed = service_credentials(demo, alice.user)
-    assert page.json()["signals"] == {
+    assert settings_signals(browser) == {
         "rpId": "localhost",
         "userId": listed["credentials"][0]["user_handle"],
         "allAcceptedCredentialIds": [alice.credential["id"]],

@@ -138,10 +138,12 @@ async function accountPage() {
 }
 
 async function settingsPage() {
+  // The passkeys the site accepts and the user's names, so the passkey manager drops what was deleted
+  // (here or elsewhere) and shows current names.
   signalAccountState(JSON.parse(document.getElementById("account-signals").textContent));
   if (new URLSearchParams(location.search).has("created")) show("Passkey created.", "success");
-  const afterChange = async (result, message) => {
-    await signalAccountState(result.signals);
+  // After a change the page reloads; the reloaded page signals the new state (above).
+  const afterChange = (message) => {
     sessionStorage.setItem("demo-message", message);
     location.reload();
   };
@@ -171,7 +173,8 @@ async function settingsPage() {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        await afterChange(await api("PATCH", `passkeys/${id}`, { name: form.elements.name.value }), "Passkey renamed.");
+        await api("PATCH", `passkeys/${id}`, { name: form.elements.name.value });
+        afterChange("Passkey renamed.");
       } catch (error) {
         show(explain(error));
       }
@@ -180,7 +183,8 @@ async function settingsPage() {
       const name = item.querySelector(".passkey-name").textContent;
       if (!confirm(`Delete the passkey "${name}"? You will no longer be able to sign in with it.`)) return;
       try {
-        await afterChange(await api("DELETE", `passkeys/${id}`), "Passkey deleted.");
+        await api("DELETE", `passkeys/${id}`);
+        afterChange("Passkey deleted.");
       } catch (error) {
         show(explain(error));
       }
@@ -190,8 +194,8 @@ async function settingsPage() {
   document.getElementById("profile-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const body = { display_name: event.target.elements.display_name.value };
-      await afterChange(await api("POST", "profile", body), "Name saved.");
+      await api("POST", "profile", { display_name: event.target.elements.display_name.value });
+      afterChange("Name saved.");
     } catch (error) {
       show(explain(error));
     }
