@@ -79,3 +79,15 @@ def api(make_api, tenant) -> PasskeyApi:
 @pytest.fixture
 def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator()
+
+
+@pytest.fixture
+def demo_api(live_server, settings, make_tenant, make_api) -> PasskeyApi:
+    """The demo site's tenant (rp id localhost, the live server's origin) and its /v1 API; the demo is
+    configured with its key and the live server's address, and rate limits stay out of the way."""
+    tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url], rp_name="Passkey demo")
+    api = make_api(tenant)
+    settings.DEMO_API_KEY, settings.DEMO_TENANT_ID, settings.DEMO_RP_ID = api.key, str(tenant.pk), "localhost"
+    settings.DEMO_API_URL, settings.SERVICE_URL = live_server.url, ""
+    settings.RATE_LIMIT_LOGIN_PER_IP = settings.DEMO_PASSKEY_RATE_LIMIT_PER_IP = 10_000
+    return api

@@ -41,19 +41,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread
 
 
 @pytest.fixture
-def demo(live_server, settings, make_tenant, make_api) -> PasskeyApi:
-    """A tenant for rp id localhost at the live server's origin; the demo configured with its key and with the
-    live server as the API's address (outside DEBUG the demo no longer takes it from the request)."""
-    tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url])
-    api = make_api(tenant)
-    settings.DEMO_API_KEY, settings.DEMO_TENANT_ID, settings.DEMO_RP_ID = api.key, str(tenant.pk), "localhost"
-    settings.DEMO_API_URL, settings.SERVICE_URL = live_server.url, ""
-    settings.RATE_LIMIT_LOGIN_PER_IP = settings.DEMO_PASSKEY_RATE_LIMIT_PER_IP = 10_000
-    return api
-
-
-@pytest.fixture
-def new_visitor(live_server, demo):
+def new_visitor(live_server, demo_api):
     return lambda: DemoBrowser(live_server.url)
 
 
@@ -68,14 +56,14 @@ def authenticator() -> SoftAuthenticator:
 
 
 @pytest.fixture
-def issued(live_server, demo, authenticator) -> SimpleNamespace:
+def issued(live_server, demo_api, authenticator) -> SimpleNamespace:
     """A login token the service issued over HTTP, after a real ceremony of user "u1" on the demo tenant."""
-    client = PasskeyServiceClient(base_url=live_server.url, api_key=demo.key, tenant_id=str(demo.tenant.pk))
+    client = PasskeyServiceClient(base_url=live_server.url, api_key=demo_api.key, tenant_id=str(demo_api.tenant.pk))
     options = client.registration_start(user_id="u1", username="u1")
     client.registration_finish(credential=authenticator.create(options, origin=live_server.url))
     options = client.authentication_start(user_id="u1")
     token = client.authentication_finish(credential=authenticator.get(options, origin=live_server.url))["token"]
-    row = SigningKey.objects.get(tenant=demo.tenant, retired_at__isnull=True)  # as passkeys.tokens loads it
+    row = SigningKey.objects.get(tenant=demo_api.tenant, retired_at__isnull=True)  # as passkeys.tokens loads it
     key = _decrypt(bytes(row.private_key_encrypted), row.kid)
     assert jwt.get_unverified_header(token)["kid"] == row.kid
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -130,8 +118,8 @@ def test_login_token_verify_refuses_a_forged_token(issued, forgery):
     assert refused.value.code == "token_invalid"
 
 
-def test_login_token_verify_with_the_jwks_unreachable_is_a_service_error(issued, demo):
-    client = PasskeyServiceClient(base_url=CLOSED_PORT_URL, api_key=demo.key, tenant_id=str(demo.tenant.pk))
+def test_login_token_verify_with_the_jwks_unreachable_is_a_service_error(issued, demo_api):
+    client = PasskeyServiceClient(base_url=CLOSED_PORT_URL, api_key=demo_api.key, tenant_id=str(demo_api.tenant.pk))
     with pytest.raises(ServiceError) as raised:  # a DemoError (token_invalid) would escape this and fail
         login_token_verify(client=client, token=issued.token)
     assert raised.value.code == "service_unreachable"
@@ -140,7 +128,7 @@ def test_login_token_verify_with_the_jwks_unreachable_is_a_service_error(issued,
 # --- session and CSRF token renewal at each sign-in ---
 
 
-def enter(visitor: DemoBrowser, how: str, demo: PasskeyApi, authenticator: SoftAuthenticator, live_server) -> None:
+def enter(visitor: DemoBrowser, how: str, demo_api: PasskeyApi, authenticator: SoftAuthenticator, live_server) -> None:
     """Alice signs in (her account made beforehand) or signs up; she is signed in afterwards."""
     if how == "sign_up":
         assert_redirect(visitor.sign_up("alice"), "/demo/account/")
@@ -149,7 +137,7 @@ def enter(visitor: DemoBrowser, how: str, demo: PasskeyApi, authenticator: SoftA
     if how == "password":
         assert_redirect(visitor.sign_in("alice"), "/demo/account/")
         return
-    registered = demo.register(authenticator, str(user.user_id), origin=live_server.url)
+    registered = demo_api.register(authenticator, str(user.user_id), origin=live_server.url)
     assert registered.status_code == 201, registered.content
     _, page = visitor.passkey_sign_in(authenticator)
     assert (page.status, page.json()) == (200, {"redirect": "/demo/account/"})
@@ -159,7 +147,7 @@ WAYS_IN = ["password", "sign_up", "passkey"]
 
 
 @pytest.mark.parametrize("how", WAYS_IN)
-def test_sign_in_does_not_keep_a_planted_session_id(visitor, demo, authenticator, live_server, how):
+def test_sign_in_does_not_keep_a_planted_session_id(visitor, demo_api, authenticator, live_server, how):
     planted = SessionStore()
     planted["planted_by"] = "mallory"
     planted.save()
@@ -167,7 +155,7 @@ def test_sign_in_does_not_keep_a_planted_session_id(visitor, demo, authenticator
     cookie = copy(next(c for c in visitor.jar if c.name == "csrftoken"))  # same domain and path
     cookie.name, cookie.value = "sessionid", planted.session_key
     visitor.jar.set_cookie(cookie)
-    enter(visitor, how, demo, authenticator, live_server)
+    enter(visitor, how, demo_api, authenticator, live_server)
     session_id = visitor.cookie("sessionid")
     assert session_id not in (None, planted.session_key)
     assert SessionStore(session_id).load()["demo_user"] == demo_user("alice").pk
@@ -175,10 +163,10 @@ def test_sign_in_does_not_keep_a_planted_session_id(visitor, demo, authenticator
 
 
 @pytest.mark.parametrize("how", WAYS_IN)
-def test_sign_in_rotates_the_csrf_token(visitor, demo, authenticator, live_server, how):
+def test_sign_in_rotates_the_csrf_token(visitor, demo_api, authenticator, live_server, how):
     visitor.get("/demo/signup/" if how == "sign_up" else "/demo/")
     before = visitor.csrf_token()
-    enter(visitor, how, demo, authenticator, live_server)
+    enter(visitor, how, demo_api, authenticator, live_server)
     assert visitor.csrf_token() != before
 
 
@@ -217,10 +205,10 @@ def allowed_credentials(visitor: DemoBrowser, username: str) -> list[dict]:
     return page.json()["public_key"].get("allowCredentials") or []
 
 
-def test_passkey_options_for_a_username_do_not_tell_who_has_an_account(visitor, demo, authenticator, live_server):
+def test_passkey_options_for_a_username_do_not_tell_who_has_an_account(visitor, demo_api, authenticator, live_server):
     alice = demo_user_create(username="alice", password=PASSWORD)
     demo_user_create(username="bob", password=PASSWORD)  # an account without passkeys
-    registered = demo.register(authenticator, str(alice.user_id), origin=live_server.url)
+    registered = demo_api.register(authenticator, str(alice.user_id), origin=live_server.url)
     assert registered.status_code == 201, registered.content
     visitor.get("/demo/")
     [real] = allowed_credentials(visitor, "alice")
@@ -237,8 +225,10 @@ def test_passkey_options_for_a_username_do_not_tell_who_has_an_account(visitor, 
     assert len(ids) == 4  # one per name, none of them alice's
 
 
-def test_passkey_of_a_user_the_demo_does_not_have_answers_account_not_found(visitor, demo, authenticator, live_server):
-    registered = demo.register(authenticator, "u1", origin=live_server.url)  # straight through /v1
+def test_passkey_of_a_user_the_demo_does_not_have_answers_account_not_found(
+    visitor, demo_api, authenticator, live_server
+):
+    registered = demo_api.register(authenticator, "u1", origin=live_server.url)  # straight through /v1
     assert registered.status_code == 201, registered.content
     _, page = visitor.passkey_sign_in(authenticator)
     assert_error(page, 400, "account_not_found")

@@ -148,18 +148,7 @@ class DemoBrowser:
 
 
 @pytest.fixture
-def demo(live_server, settings, make_tenant, make_api) -> PasskeyApi:
-    """A tenant for rp id localhost at the live server's origin; the demo configured with its key."""
-    tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url])
-    api = make_api(tenant)
-    settings.DEMO_API_KEY, settings.DEMO_TENANT_ID, settings.DEMO_RP_ID = api.key, str(tenant.pk), "localhost"
-    settings.DEMO_API_URL, settings.SERVICE_URL = live_server.url, ""
-    settings.RATE_LIMIT_LOGIN_PER_IP = 10_000
-    return api
-
-
-@pytest.fixture
-def new_browser(live_server, demo):
+def new_browser(live_server, demo_api):
     return lambda: DemoBrowser(live_server.url)
 
 
@@ -288,15 +277,15 @@ def test_nudge_outcome_refuses_another_sessions_nudge_and_unknown_outcomes(new_b
 # --- passkeys, through the service ---
 
 
-def test_registration_stores_the_credential_under_the_demo_user_id(browser, authenticator, demo):
+def test_registration_stores_the_credential_under_the_demo_user_id(browser, authenticator, demo_api):
     browser.sign_up("alice")
     user = demo_user("alice")
     credential = browser.create_passkey(authenticator)
     assert credential["user_id"] == str(user.user_id)
-    [stored] = service_credentials(demo, user)["credentials"]
+    [stored] = service_credentials(demo_api, user)["credentials"]
     assert (stored["id"], stored["provider_name"]) == (credential["id"], "Apple Passwords")
     assert list(PasskeyUser.objects.values_list("user_id", flat=True)) == [str(user.user_id)]  # never "alice"
-    assert demo.patch(f"/v1/credentials/{credential['id']}", {"name": "Work laptop"}).status_code == 200
+    assert demo_api.patch(f"/v1/credentials/{credential['id']}", {"name": "Work laptop"}).status_code == 200
     listing = browser.get("/demo/settings/").text
     assert f'data-credential-id="{credential["id"]}"' in listing
     assert '<div class="passkey-name">Work laptop</div>' in listing
@@ -309,7 +298,7 @@ def test_registration_stores_the_credential_under_the_demo_user_id(browser, auth
     ids=["username", "discoverable", "conditional"],
 )
 def test_passkey_sign_in_starts_a_session_from_the_verified_token(
-    alice, new_browser, authenticator, demo, start, bound
+    alice, new_browser, authenticator, demo_api, start, bound
 ):
     visitor = new_browser()
     options, page = visitor.passkey_sign_in(authenticator, **start)
@@ -321,7 +310,7 @@ def test_passkey_sign_in_starts_a_session_from_the_verified_token(
     assert "You signed in with a <strong>passkey</strong>" in account
     claims = json.loads(html.unescape(re.search(r'<pre id="token-claims">(.*?)</pre>', account, re.S).group(1)))
     assert (claims["sub"], claims["amr"], claims["aud"]) == (str(alice.user.user_id), ["passkey"], "localhost")
-    [stored] = service_credentials(demo, alice.user)["credentials"]
+    [stored] = service_credentials(demo_api, alice.user)["credentials"]
     assert stored["sign_count"] == alice.credential["sign_count"] + 1 and stored["last_used_at"]
 
 
@@ -343,30 +332,30 @@ def settings_signals(browser: DemoBrowser) -> dict:
     return json.loads(found.group(1))
 
 
-def test_deleted_passkey_sign_in_answers_credential_not_found(alice, browser, new_browser, authenticator, demo):
+def test_deleted_passkey_sign_in_answers_credential_not_found(alice, browser, new_browser, authenticator, demo_api):
     assert browser.delete(f"/demo/api/passkeys/{alice.credential['id']}").status == 204
     assert settings_signals(browser)["allAcceptedCredentialIds"] == []
-    assert service_credentials(demo, alice.user)["credentials"] == []
+    assert service_credentials(demo_api, alice.user)["credentials"] == []
     visitor = new_browser()
     _, page = visitor.passkey_sign_in(authenticator)  # the authenticator still offers it
     assert_error(page, 400, "credential_not_found")  # demo.js then calls signalUnknownCredential
     assert_signed_out(visitor)
 
 
-def test_passkey_of_another_user_cannot_be_renamed_or_deleted(alice, new_browser, demo):
+def test_passkey_of_another_user_cannot_be_renamed_or_deleted(alice, new_browser, demo_api):
     bob = new_browser()
     bob.sign_up("bob")
     path = f"/demo/api/passkeys/{alice.credential['id']}"
     assert_error(bob.patch_json(path, {"name": "Mine now"}), 404, "not_found")
     assert_error(bob.delete(path), 404, "not_found")
-    [stored] = service_credentials(demo, alice.user)["credentials"]
+    [stored] = service_credentials(demo_api, alice.user)["credentials"]
     assert (stored["id"], stored["name"]) == (alice.credential["id"], alice.credential["name"])
 
 
-def test_passkey_rename_renames_at_the_service_and_the_settings_page_signals(alice, browser, demo):
+def test_passkey_rename_renames_at_the_service_and_the_settings_page_signals(alice, browser, demo_api):
     page = browser.patch_json(f"/demo/api/passkeys/{alice.credential['id']}", {"name": "Work laptop"})
     assert page.status == 204, page.text
-    listed = service_credentials(demo, alice.user)
+    listed = service_credentials(demo_api, alice.user)
     [stored] = listed["credentials"]
     assert stored["name"] == "Work laptop"
     assert settings_signals(browser) == {
@@ -380,28 +369,28 @@ def test_passkey_rename_renames_at_the_service_and_the_settings_page_signals(ali
 
 
 @pytest.mark.parametrize("name", ["", " ", "x" * 201])
-def test_passkey_rename_refuses_an_empty_or_too_long_name(alice, browser, demo, name):
+def test_passkey_rename_refuses_an_empty_or_too_long_name(alice, browser, demo_api, name):
     assert_error(
         browser.patch_json(f"/demo/api/passkeys/{alice.credential['id']}", {"name": name}), 400, "validation_error"
     )
-    assert service_credentials(demo, alice.user)["credentials"][0]["name"] == alice.credential["name"]
+    assert service_credentials(demo_api, alice.user)["credentials"][0]["name"] == alice.credential["name"]
 
 
-def test_passkey_delete_leaves_the_deleted_id_out_of_the_signals(alice, browser, demo):
+def test_passkey_delete_leaves_the_deleted_id_out_of_the_signals(alice, browser, demo_api):
     second = browser.create_passkey(SoftAuthenticator())  # another device
     page = browser.delete(f"/demo/api/passkeys/{alice.credential['id']}")
     assert page.status == 204, page.text
-    listed = service_credentials(demo, alice.user)
+    listed = service_credentials(demo_api, alice.user)
     assert [c["id"] for c in listed["credentials"]] == [second["id"]]
     signals = settings_signals(browser)
     assert (signals["userId"], signals["allAcceptedCredentialIds"]) == (second["user_handle"], [second["id"]])
 
 
-def test_profile_update_changes_the_display_name_in_the_signals(alice, browser, demo):
+def test_profile_update_changes_the_display_name_in_the_signals(alice, browser, demo_api):
     page = browser.post_json("/demo/api/profile", {"display_name": "Alice Liddell"})
     assert page.status == 204, page.text
     assert demo_user("alice").display_name == "Alice Liddell"
-    listed = service_credentials(demo, alice.user)
+    listed = service_credentials(demo_api, alice.user)
     assert settings_signals(browser) == {
         "rpId": "localhost",
         "userId": listed["credentials"][0]["user_handle"],

@@ -35,21 +35,8 @@ def browser():
 
 
 @pytest.fixture
-def demo_tenant(live_server, make_tenant, settings):
-    """The demo's tenant (rp id localhost, the live server's origin), and the demo configured with its key."""
-    tenant = make_tenant(name="Demo", rp_id="localhost", origins=[live_server.url], rp_name="Passkey demo")
-    settings.DEMO_TENANT_ID = str(tenant.pk)
-    settings.DEMO_RP_ID = "localhost"
-    settings.DEMO_API_URL = live_server.url
-    settings.RATE_LIMIT_LOGIN_PER_IP = 1000
-    return tenant
-
-
-@pytest.fixture
-def demo(demo_tenant, make_api, settings, browser, live_server) -> Demo:
-    api = make_api(demo_tenant)
-    settings.DEMO_API_KEY = api.key
-    return Demo(site=DemoSite(browser, live_server.url), api=api, tenant=demo_tenant)
+def demo(demo_api, browser, live_server) -> Demo:
+    return Demo(site=DemoSite(browser, live_server.url), api=demo_api, tenant=demo_api.tenant)
 
 
 @pytest.fixture

@@ -49,20 +49,20 @@ def test_assertion_without_user_presence_is_refused(demo, registered, virtual_au
 
 
 def test_assertion_without_user_verification_is_refused_when_the_tenant_requires_it(
-    demo, demo_tenant, registered, virtual_authenticator, ada
+    demo, registered, virtual_authenticator, ada
 ):
-    demo_tenant.user_verification = "required"
-    demo_tenant.save()
+    demo.tenant.user_verification = "required"
+    demo.tenant.save()
     virtual_authenticator.answer_with(uv_cleared=True)
     demo.site.click_passkey_sign_in("ada")
     assert_refused(demo, ada, registered, "user_verification_required")
 
 
 def test_registration_without_user_verification_is_refused_when_the_tenant_requires_it(
-    demo, demo_tenant, virtual_authenticator, ada
+    demo, virtual_authenticator, ada
 ):
-    demo_tenant.user_verification = "required"
-    demo_tenant.save()
+    demo.tenant.user_verification = "required"
+    demo.tenant.save()
     demo.site.sign_in_with_password("ada", PASSWORD)
     virtual_authenticator.answer_with(uv_cleared=True)
     demo.site.open("/demo/settings/")
