@@ -98,26 +98,37 @@ def _percentiles(samples: list[float]) -> str:
     return f"p50 {pick(0.50):.2f} ms, p95 {pick(0.95):.2f} ms, p99 {pick(0.99):.2f} ms, max {ordered[-1] * 1000:.2f} ms"
 
 
-def http_benchmark(args: argparse.Namespace) -> None:
-    _prepare_database()
-    created = json.loads(_manage("create_tenant", "Bench", "--rp-id", RP_ID, "--origin", ORIGIN))
-    # Keep the rate limiter in the measured path, with limits this load never reaches.
+def bench_tenant(name: str, rp_id: str, origin: str) -> dict:
+    """A tenant whose rate limits stay in the measured path with limits the load never reaches."""
+    created = json.loads(_manage("create_tenant", name, "--rp-id", rp_id, "--origin", origin))
     _manage("shell", "-c", f"from tenants.models import Tenant; Tenant.objects.filter(pk='{created['tenant_id']}')"
             ".update(rate_limit_per_key=10**7, rate_limit_per_user=10**7)")  # fmt: skip
-    port = args.port
+    return created
+
+
+def gunicorn_start(port: int, env: dict[str, str], *options: str) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:port, returned once /healthz answers."""
     gunicorn = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "passkey_service.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--log-level", "warning"],
-        cwd=ROOT, env=_env(),
+         "--log-level", "warning", *options],
+        cwd=ROOT, env=env,
     )  # fmt: skip
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+            break
+        except OSError:
+            time.sleep(0.1)
+    return gunicorn
+
+
+def http_benchmark(args: argparse.Namespace) -> None:
+    _prepare_database()
+    created = bench_tenant("Bench", RP_ID, ORIGIN)
+    port = args.port
+    gunicorn = gunicorn_start(port, _env(), "--workers", str(args.workers))
     try:
         client = Client(port, created["api_key"])
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.1)
         # Platform passkeys mostly keep their counter at 0, so logins may finish in any order.
         authenticators = []
         for number in range(args.users):

@@ -11,12 +11,20 @@ import argparse
 import http.cookiejar
 import json
 import platform
-import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from bench import ROOT, Client, SoftAuthenticator, _env, _manage, _percentiles, _prepare_database
+from bench import (
+    Client,
+    SoftAuthenticator,
+    _env,
+    _manage,
+    _percentiles,
+    _prepare_database,
+    bench_tenant,
+    gunicorn_start,
+)
 
 
 class DemoVisitor:
@@ -49,9 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     base = f"http://localhost:{args.port}"
     _prepare_database()
-    created = json.loads(_manage("create_tenant", "Demo", "--rp-id", "localhost", "--origin", base))
-    _manage("shell", "-c", f"from tenants.models import Tenant; Tenant.objects.filter(pk='{created['tenant_id']}')"
-            ".update(rate_limit_per_key=10**7, rate_limit_per_user=10**7)")  # fmt: skip
+    created = bench_tenant("Demo", "localhost", base)
     make_user = "from demo.services import demo_user_create as c; print(c(username='bench', password='x' * 12).user_id)"
     user_id = _manage("shell", "-c", make_user).split()[-1]  # after the shell's own banner
     env = {
@@ -63,19 +69,9 @@ def main() -> None:
         "DEMO_RP_ID": "localhost",
         "DEMO_PASSKEY_RATE_LIMIT_PER_IP": str(10**7),
     }
-    gunicorn = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "passkey_service.wsgi", "--bind", f"127.0.0.1:{args.port}",
-         "--workers", "2", "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+    gunicorn = gunicorn_start(args.port, env, "--workers", "2", "--threads", "4")
     try:
         client = Client(args.port, created["api_key"])
-        for _ in range(100):
-            try:
-                client.post("/v1/authentications/start", {})
-                break
-            except OSError:
-                time.sleep(0.1)
         authenticator = SoftAuthenticator(counter=False)
         _, body, _ = client.post("/v1/registrations/start", {"user_id": user_id, "username": "bench"})
         status, body, _ = client.post(
