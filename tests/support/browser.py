@@ -39,7 +39,7 @@ def chromium(*, width: int = 1280, height: int = 900) -> Iterator:
     try:
         from selenium import webdriver
     except ImportError:
-        browser_unavailable("selenium is not installed: pip install -r requirements.txt")
+        browser_unavailable("selenium is not installed: pip install -r requirements-test.txt")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     profile = tempfile.mkdtemp(prefix="chromium-")
