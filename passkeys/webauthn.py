@@ -384,11 +384,16 @@ def authentication_verify(
     user_verification: str,
     public_key: bytes,
     aaguid: uuid.UUID,
+    backup_eligible: bool,
 ) -> VerifiedAuthentication:
-    """§7.2 steps 11-21: verify an assertion with the stored public key."""
+    """§7.2 steps 11-21: verify an assertion with the stored public key and backup eligibility."""
     _check_client_data(parsed, expected_type="webauthn.get", tenant=tenant)
     auth_data = parsed.response.response.authenticator_data
     _check_authenticator_data(auth_data, tenant=tenant, uv_required=user_verification == "required")
+    # §7.2 step 18: BE is a permanent property of the credential record; an assertion that disagrees
+    # with the stored value is not from the authenticator that registered it, or that one misbehaves.
+    if auth_data.is_backup_eligible() != backup_eligible:
+        raise _fail("invalid_backup_flags", "backup eligibility differs from the registered credential's")
     stored = AttestedCredentialData.create(aaguid.bytes, parsed.raw_id, CoseKey.parse(cbor.decode(public_key)))
     try:
         server_for(tenant).authenticate_complete(_state(challenge, user_verification), [stored], parsed.response)

@@ -200,6 +200,7 @@ def adapter_benchmark(rounds: int) -> None:
         webauthn.authentication_verify(
             tenant=tenant, parsed=webauthn.authentication_parse(assertion), challenge=challenge,
             user_verification="preferred", public_key=registration.public_key, aaguid=registration.aaguid,
+            backup_eligible=registration.backup_eligible,
         )  # fmt: skip
 
     cached = fido2.utils.get_type_hints

@@ -110,6 +110,7 @@ def authentication_finish(
             user_verification=pending.user_verification,
             public_key=bytes(stored.public_key),
             aaguid=stored.aaguid,
+            backup_eligible=stored.backup_eligible,
         )
         now = timezone.now()
         # §7.2 step 22, checked by the UPDATE itself so one rule covers both a replayed counter and two
@@ -118,17 +119,13 @@ def authentication_finish(
         counter_moved_on = Q(sign_count=0) if verified.sign_count == 0 else Q(sign_count__lt=verified.sign_count)
         updated = Credential.objects.filter(counter_moved_on, pk=stored.pk).update(
             sign_count=verified.sign_count,
-            backup_eligible=verified.backup_eligible,
             backed_up=verified.backed_up,
             user_verified=verified.user_verified,
             last_used_at=now,
         )
         if not updated:
             raise _possible_clone(stored)
-        if verified.backup_eligible != stored.backup_eligible:
-            logger.warning("credential %s changed backup eligibility to %s", stored.pk, verified.backup_eligible)
     stored.sign_count = verified.sign_count
-    stored.backup_eligible = verified.backup_eligible
     stored.backed_up = verified.backed_up
     stored.user_verified = verified.user_verified
     stored.last_used_at = now

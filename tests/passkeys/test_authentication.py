@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import jwt
 import pytest
 
@@ -167,12 +165,20 @@ def test_authenticator_without_counter_logs_in_repeatedly(api):
     assert credential.last_used_at is not None
 
 
-def test_backup_eligibility_change_is_logged_and_login_succeeds(api, authenticator, alice, caplog):
-    with caplog.at_level(logging.WARNING, logger="passkeys"):
-        result = _login_ok(api, authenticator, "alice", be=False, bs=False)
+@pytest.mark.parametrize(
+    ("registered_be", "asserted"),
+    [(True, {"be": False, "bs": False}), (False, {"be": True, "bs": False}), (False, {"be": True, "bs": True})],
+    ids=["eligible-then-not", "device-bound-then-eligible", "device-bound-then-backed-up"],
+)
+def test_finish_refuses_changed_backup_eligibility_and_changes_nothing(api, registered_be, asserted):
+    """§7.2: BE is permanent; an assertion that disagrees is refused and the stored record stays as it was."""
+    authenticator = SoftAuthenticator(backup_eligible=registered_be, backed_up=False)
+    credential = _register(api, authenticator, "alice")
+    before = Credential.objects.values().get(pk=credential.pk)
 
-    assert result["backed_up"] is False
-    assert any("backup eligibility" in record.getMessage() for record in caplog.records)
-    alice.refresh_from_db()
-    assert alice.backup_eligible is False
-    assert alice.backed_up is False
+    response = api.login(authenticator, "alice", **asserted)
+
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_backup_flags"
+    assert Credential.objects.values().get(pk=credential.pk) == before

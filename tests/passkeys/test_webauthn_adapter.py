@@ -43,6 +43,7 @@ class Ceremony:
     credential_id: bytes
     public_key: bytes
     aaguid: Any
+    backup_eligible: bool
 
 
 def _json(options: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def ceremony() -> Ceremony:
     authentication = authenticator.get(_json(options), origin=ORIGIN)
     return Ceremony(
         tenant, registration, registration_challenge, authentication, authentication_challenge,
-        verified.credential_id, verified.public_key, verified.aaguid,
+        verified.credential_id, verified.public_key, verified.aaguid, verified.backup_eligible,
     )  # fmt: skip
 
 
@@ -320,6 +321,7 @@ def _run_adapter(kind: str, ceremony: Ceremony, data: Any) -> None:
         user_verification="preferred",
         public_key=ceremony.public_key,
         aaguid=ceremony.aaguid,
+        backup_eligible=ceremony.backup_eligible,
     )
 
 
