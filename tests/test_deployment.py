@@ -187,12 +187,60 @@ def test_compose_keeps_the_demo_site_off(compose):
     assert environment(compose["services"]["web"])["DEMO_ENABLED"] == "${DEMO_ENABLED:-false}"
 
 
+def _settings_probe(expression: str, **variables: str) -> subprocess.CompletedProcess:
+    """Evaluate `expression` against the settings a fresh process builds from exactly these variables."""
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": SETTINGS, **variables}
+    probe = f"import django; django.setup(); from django.conf import settings; print({expression})"
+    return subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+
 @pytest.mark.parametrize("debug, enabled", [("false", "False"), ("true", "True")])
 def test_demo_site_follows_debug_unless_set(debug, enabled):
     """Production settings (DEBUG off) leave /demo/ out; the development default serves it."""
-    env = {"PATH": os.environ["PATH"], "DEBUG": debug, "SECRET_KEY": "x", "DJANGO_SETTINGS_MODULE": SETTINGS}
-    probe = "import django; django.setup(); from django.conf import settings; print(settings.DEMO_ENABLED)"
-    out = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == enabled
+    assert _settings_probe("settings.DEMO_ENABLED", DEBUG=debug, SECRET_KEY="x").stdout.strip() == enabled
+
+
+def test_production_is_the_default_without_debug():
+    assert _settings_probe("settings.DEBUG", SECRET_KEY="a-real-secret").stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("secret", [None, "", "dev-insecure-secret-key-change-me"], ids=["unset", "empty", "public"])
+def test_start_fails_without_a_secret_key_outside_development(secret):
+    variables = {} if secret is None else {"SECRET_KEY": secret}
+    probe = _settings_probe("settings.DEBUG", **variables)
+    assert probe.returncode != 0
+    assert "SECRET_KEY must be set" in probe.stderr
+
+
+def test_development_opts_in_with_the_public_key():
+    assert _settings_probe("settings.SECRET_KEY", DEBUG="true").stdout.strip() == "dev-insecure-secret-key-change-me"
+
+
+@pytest.mark.parametrize(
+    "variables, expected",
+    [
+        ({"SECRET_KEY": "s"}, "(True, True, 0)"),
+        ({"SECRET_KEY": "s", "BEHIND_TLS_PROXY": "true"}, "(True, True, 31536000)"),
+        ({"DEBUG": "true", "BEHIND_TLS_PROXY": "true"}, "(False, False, 0)"),
+    ],
+    ids=["production", "production-behind-tls", "development"],
+)
+def test_production_cookies_are_secure_and_hsts_is_sent_behind_tls(variables, expected):
+    expression = "(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.SECURE_HSTS_SECONDS)"
+    assert _settings_probe(expression, **variables).stdout.strip() == expected
+
+
+def test_dockerignore_keeps_env_files_out_of_the_image():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".env", "*.env"} <= ignored
+
+
+def test_image_installs_only_runtime_requirements():
+    installs = [args for instruction, args in dockerfile() if instruction == "RUN" and "pip install" in args]
+    assert installs and all("-r requirements.txt" in args and "test" not in args for args in installs)
+    runtime = (ROOT / "requirements.txt").read_text().lower()
+    for tool in ("pytest", "selenium", "ruff", "schemathesis"):
+        assert tool not in runtime, tool
+    assert "-r requirements.txt" in (ROOT / "requirements-test.txt").read_text()
