@@ -88,6 +88,15 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers write one file: WAL lets readers run beside the writer, writing
+    # transactions take the write lock when they begin (a deferred one that upgrades later fails at
+    # once with "database is locked", whatever the timeout), and a writer waits its turn up to 20 s.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -109,6 +118,20 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired": {"task": "analytics.tasks.purge_expired", "schedule": 3600.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
 }
+# Webhook deliveries wait on other people's servers: their own queue (and worker, `-Q webhooks`),
+# so metrics and nudges on the default queue never wait behind them. Both queues are declared so
+# a worker started without -Q (development, tests) consumes both.
+CELERY_TASK_QUEUES = {"celery": {}, "webhooks": {}}
+CELERY_TASK_ROUTES = {
+    "webhooks.tasks.deliver": {"queue": "webhooks"},
+    "webhooks.tasks.deliver_due": {"queue": "webhooks"},
+}
+# Networks webhooks may reach besides the public internet (CIDRs; plain http only inside them): off by default.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+# Total time of one delivery (connect, TLS, send, read), so a trickling receiver cannot hold a worker.
+WEBHOOK_DEADLINE_SECONDS = env.float("WEBHOOK_DEADLINE_SECONDS", default=10.0)
+# Attempts one endpoint may have in flight at once, so one slow endpoint cannot take every worker.
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=4)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
