@@ -6,14 +6,22 @@ default a revoked key could stay valid in another worker, so lookups go to the d
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 
-API_KEY_TTL_SECONDS = 300
+logger = logging.getLogger(__name__)
+
+# Also the bound on how long a revoked key (or a tenant's old settings) can keep working when the
+# invalidation below cannot reach Redis and the process that tried dies before its retries succeed.
+API_KEY_TTL_SECONDS = 5
+FORGET_RETRY_INTERVAL_SECONDS = 0.2
 TOUCH_INTERVAL_SECONDS = 60
 # A forgotten entry is overwritten with this marker for a few seconds, and entries are only
 # ever added, never overwritten: a request that read the row just before a revoke committed
@@ -41,8 +49,31 @@ def api_key_put(key_hash: str, value: Any) -> None:
 
 
 def api_key_forget(*key_hashes: str) -> None:
-    if _shared() and key_hashes:
-        cache.set_many({_api_key_entry(h): TOMBSTONE for h in key_hashes}, TOMBSTONE_SECONDS)
+    """Drop cached entries everywhere; when Redis refuses the write, keep trying in the background."""
+    if not (_shared() and key_hashes):
+        return
+    try:
+        _tombstones_write(key_hashes)
+    except redis.exceptions.RedisError:
+        # The database already says revoked; only the cache lags. Retry until Redis takes the write
+        # or every entry that could be stale has expired by itself.
+        logger.error("could not invalidate %d cached API key(s); retrying in the background", len(key_hashes))
+        threading.Thread(target=_forget_until_done, args=(key_hashes,), daemon=True).start()
+
+
+def _tombstones_write(key_hashes: tuple[str, ...]) -> None:
+    cache.set_many({_api_key_entry(h): TOMBSTONE for h in key_hashes}, TOMBSTONE_SECONDS)
+
+
+def _forget_until_done(key_hashes: tuple[str, ...]) -> None:
+    give_up_at = time.monotonic() + API_KEY_TTL_SECONDS
+    while time.monotonic() < give_up_at:
+        time.sleep(FORGET_RETRY_INTERVAL_SECONDS)
+        try:
+            _tombstones_write(key_hashes)
+            return
+        except redis.exceptions.RedisError:
+            continue
 
 
 _next_touch: dict[str, float] = {}
