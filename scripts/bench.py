@@ -46,10 +46,11 @@ def _env() -> dict[str, str]:
     }
 
 
-def _manage(*args: str) -> str:
+def manage(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run manage.py against the benchmark's servers, or those `env` names; returns its stdout."""
     python = str(ROOT / ".venv" / "bin" / "python")
     return subprocess.run(
-        [python, "manage.py", *args], cwd=ROOT, env=_env(), check=True, capture_output=True, text=True
+        [python, "manage.py", *args], cwd=ROOT, env=env or _env(), check=True, capture_output=True, text=True
     ).stdout
 
 
@@ -60,7 +61,7 @@ def _prepare_database() -> None:
     subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True, capture_output=True)
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
     subprocess.run(["redis-cli", "-u", _env()["REDIS_URL"], "flushdb"], check=True, capture_output=True)
-    _manage("migrate", "--noinput", "-v0")
+    manage("migrate", "--noinput", "-v0")
 
 
 class Client:
@@ -98,11 +99,11 @@ def _percentiles(samples: list[float]) -> str:
     return f"p50 {pick(0.50):.2f} ms, p95 {pick(0.95):.2f} ms, p99 {pick(0.99):.2f} ms, max {ordered[-1] * 1000:.2f} ms"
 
 
-def bench_tenant(name: str, rp_id: str, origin: str) -> dict:
+def bench_tenant(name: str, rp_id: str, origin: str, env: dict[str, str] | None = None) -> dict:
     """A tenant whose rate limits stay in the measured path with limits the load never reaches."""
-    created = json.loads(_manage("create_tenant", name, "--rp-id", rp_id, "--origin", origin))
-    _manage("shell", "-c", f"from tenants.models import Tenant; Tenant.objects.filter(pk='{created['tenant_id']}')"
-            ".update(rate_limit_per_key=10**7, rate_limit_per_user=10**7)")  # fmt: skip
+    created = json.loads(manage("create_tenant", name, "--rp-id", rp_id, "--origin", origin, env=env))
+    manage("shell", "-c", f"from tenants.models import Tenant; Tenant.objects.filter(pk='{created['tenant_id']}')"
+           ".update(rate_limit_per_key=10**7, rate_limit_per_user=10**7)", env=env)  # fmt: skip
     return created
 
 

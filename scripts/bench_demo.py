@@ -19,11 +19,11 @@ from bench import (
     Client,
     SoftAuthenticator,
     _env,
-    _manage,
     _percentiles,
     _prepare_database,
     bench_tenant,
     gunicorn_start,
+    manage,
 )
 
 
@@ -59,7 +59,7 @@ def main() -> None:
     _prepare_database()
     created = bench_tenant("Demo", "localhost", base)
     make_user = "from demo.services import demo_user_create as c; print(c(username='bench', password='x' * 12).user_id)"
-    user_id = _manage("shell", "-c", make_user).split()[-1]  # after the shell's own banner
+    user_id = manage("shell", "-c", make_user).split()[-1]  # after the shell's own banner
     env = {
         **_env(),
         "DEMO_ENABLED": "true",

@@ -4,8 +4,6 @@ reads (maxmemory 1 with noeviction), so the stale entry survives the failed inva
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import time
 
 import pytest
@@ -15,36 +13,19 @@ from rest_framework.test import APIClient
 from tenants import caching
 from tenants.models import ApiKey
 from tenants.services import api_key_issue, api_key_revoke, tenant_create
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.servers import RedisServer
 
 
 @pytest.fixture
 def private_redis(settings):
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - Debian's redis-server, on loopback only
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],  # noqa: S607
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
+    server = RedisServer()
+    server.start()
     try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                time.sleep(0.05)
-        url = f"redis://127.0.0.1:{port}/0"
-        settings.REDIS_URL = url
-        settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}}
-        yield client
+        settings.REDIS_URL = server.url
+        settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url}}
+        yield redis.Redis.from_url(server.url)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture
