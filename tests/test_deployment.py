@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "webhooks", "beat")
 REQUIRED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
 # Secrets and host names the operator must supply: `${NAME:?message}`, never a default in the file.
 FROM_OPERATOR = {"SECRET_KEY", "SIGNING_KEY_ENCRYPTION_KEY", "ALLOWED_HOSTS", "SERVICE_URL"}
@@ -59,8 +59,8 @@ def test_settings_parser_finds_the_variables():
 # --- docker-compose.yml ----------------------------------------------------------------------
 
 
-def test_compose_has_web_worker_beat_postgres_and_redis(compose):
-    assert set(compose["services"]) == {"web", "worker", "beat", "postgres", "redis"}
+def test_compose_has_web_workers_beat_postgres_and_redis(compose):
+    assert set(compose["services"]) == {"web", "worker", "webhooks", "beat", "postgres", "redis"}
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -93,8 +93,8 @@ def test_secrets_and_hosts_come_from_the_operator(compose, name):
 
 
 def test_app_services_share_one_configuration(compose):
-    web, worker, beat = (environment(compose["services"][name]) for name in APP_SERVICES)
-    assert web == worker == beat
+    web, *others = (environment(compose["services"][name]) for name in APP_SERVICES)
+    assert all(other == web for other in others)
 
 
 def test_web_migrates_then_runs_gunicorn(compose):
@@ -103,10 +103,18 @@ def test_web_migrates_then_runs_gunicorn(compose):
     assert run.index("migrate") < run.index("gunicorn passkey_service.wsgi")
 
 
-@pytest.mark.parametrize("name", ["worker", "beat"])
-def test_worker_and_beat_run_celery_with_the_project_app(compose, name):
+@pytest.mark.parametrize("name", ["worker", "webhooks", "beat"])
+def test_workers_and_beat_run_celery_with_the_project_app(compose, name):
     words = shlex.split(command(compose["services"][name]))
-    assert words[:4] == ["celery", "-A", "passkey_service", name]
+    assert words[:4] == ["celery", "-A", "passkey_service", "beat" if name == "beat" else "worker"]
+
+
+def test_webhook_deliveries_have_their_own_worker_and_queue(compose, settings):
+    """A slow tenant endpoint holds only the webhooks worker; metrics and nudges run on the default queue."""
+    queues = {name: shlex.split(command(compose["services"][name])) for name in ("worker", "webhooks")}
+    assert queues["worker"][queues["worker"].index("-Q") + 1] == "celery"
+    assert queues["webhooks"][queues["webhooks"].index("-Q") + 1] == "webhooks"
+    assert settings.CELERY_TASK_ROUTES["webhooks.tasks.deliver"] == {"queue": "webhooks"}
 
 
 def test_beat_keeps_its_schedule_where_the_non_root_user_may_write(compose):

@@ -38,7 +38,8 @@ class Endpoint(models.Model):
         "URL",
         max_length=2000,
         validators=[endpoint_url_validate],
-        help_text="https://…, or http://localhost or http://127.0.0.1 for development. Redirects are not followed.",
+        help_text="https://… on the public internet (plain http only inside the operator's WEBHOOK_ALLOWED_NETWORKS). "
+        "Redirects are not followed.",
     )
     description = models.CharField(max_length=200, blank=True)
     event_types = models.JSONField(default=list, help_text="The event types this endpoint receives.")
@@ -81,6 +82,8 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a pending delivery is next sent.")
+    # Set while an attempt is in flight (until its lease lapses): what caps the attempts per endpoint.
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -97,6 +100,12 @@ class Delivery(models.Model):
             # The sweep's lookup: pending deliveries whose time has come.
             models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="webhook_delivery_due"),
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_endpoint"),
+            # The claim's count of an endpoint's attempts in flight.
+            models.Index(
+                fields=["endpoint", "claimed_until"],
+                condition=models.Q(claimed_until__isnull=False),
+                name="webhook_delivery_in_flight",
+            ),
         ]
 
     def __str__(self) -> str:

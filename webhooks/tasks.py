@@ -7,10 +7,12 @@ import threading
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from .sending import deliveries_send_due, delivery_attempt
+from .selectors import deliveries_due
+from .sending import Claim, deliveries_send_due, delivery_attempt, delivery_claim_and_attempt
 from .services import endpoint_secrets_expire
 
 logger = logging.getLogger(__name__)
@@ -19,14 +21,19 @@ TRANSIENT = (OperationalError, InterfaceError, BrokerError, RedisConnectionError
 # A retry message held longer than Redis's visibility timeout (1 h) may be handed to a second
 # worker; longer back-offs are left to the deliver_due sweep, which reads the schedule from the table.
 CELERY_RETRY_MAX_SECONDS = 3000
+DUE_BATCH = 1000  # deliveries one sweep hands out; each task claims its own, so a repeat is harmless
 
 
 @shared_task(bind=True, max_retries=None, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300)
 def deliver(self, delivery_id: int) -> str:
-    """One attempt; on failure a retry after the back-off the attempt recorded."""
-    outcome = delivery_attempt(delivery_id=delivery_id)
-    if outcome is None:
-        return "not_due"
+    """One attempt; on failure a retry after the back-off the attempt recorded.
+
+    Runs on the `webhooks` queue (CELERY_TASK_ROUTES), so deliveries never delay metrics or nudges.
+    """
+    outcome = delivery_claim_and_attempt(delivery_id=delivery_id)
+    if isinstance(outcome, Claim):
+        # "busy": the endpoint has its fill of attempts in flight; the delivery stays due for the sweep.
+        return str(outcome)
     # Eagerly (tests, embedded mode) Celery would ignore the countdown and retry at once: leave
     # the retry to the deliver_due sweep, which reads its time from the table.
     retry_in = outcome.retry_in.total_seconds() if outcome.retry_in is not None else None
@@ -35,11 +42,19 @@ def deliver(self, delivery_id: int) -> str:
     return outcome.status
 
 
-@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300, max_retries=8)
-def deliver_due() -> int:
-    """Beat's sweep: send deliveries whose next attempt is due, and drop rotated-out secrets past their overlap."""
+@shared_task(bind=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300, max_retries=8)
+def deliver_due(self) -> int:
+    """Beat's sweep: hand deliveries whose next attempt is due to the workers, and drop rotated-out secrets.
+
+    Without workers (run eagerly) it sends them itself, several at once (deliveries_send_due).
+    """
     endpoint_secrets_expire()
-    return deliveries_send_due()
+    if self.request.is_eager or self.app.conf.task_always_eager:
+        return deliveries_send_due()
+    delivery_ids = deliveries_due(now=timezone.now(), limit=DUE_BATCH)
+    for delivery_id in delivery_ids:
+        deliver.delay(delivery_id)
+    return len(delivery_ids)
 
 
 def deliveries_enqueue(delivery_ids: list[int]) -> None:
@@ -47,9 +62,11 @@ def deliveries_enqueue(delivery_ids: list[int]) -> None:
     if not delivery_ids:
         return
     if deliver.app.conf.task_always_eager:
-        # Embedded mode has no worker: an eager task would POST inside the ceremony. A thread
-        # sends them instead; what fails waits in the table for deliver_due (`manage.py deliver_webhooks`).
-        threading.Thread(target=_send_in_background, args=(list(delivery_ids),), daemon=True).start()
+        # Embedded mode has no worker: an eager task would POST inside the ceremony. A thread per
+        # delivery sends instead, so one slow endpoint delays no other (the per-endpoint cap bounds
+        # them); what fails waits in the table for deliver_due (`manage.py deliver_webhooks`).
+        for delivery_id in delivery_ids:
+            threading.Thread(target=_send_in_background, args=([delivery_id],), daemon=True).start()
         return
     for delivery_id in delivery_ids:
         deliver.delay(delivery_id)

@@ -1,4 +1,4 @@
-"""Which URLs an endpoint may have: https, or plain http only to this machine (tests, local development)."""
+"""Which URLs an endpoint may have: https to the public internet; http only inside the operator's allowed networks."""
 
 from __future__ import annotations
 
@@ -6,32 +6,38 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+from .egress import INVALID_URL, EgressRefused, Target, target_check
+
+
+def endpoint_url_target(url: str) -> Target:
+    """The checked destination of `url` (host resolved once, every address allowed); else EgressRefused."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise EgressRefused("is not a valid URL", INVALID_URL) from None
+    if not parts.hostname:
+        raise EgressRefused("has no host", INVALID_URL)
+    if parts.username is not None or parts.password is not None:
+        raise EgressRefused("must not carry credentials; authenticate deliveries by their signature", INVALID_URL)
+    if parts.fragment:
+        raise EgressRefused("must not have a #fragment", INVALID_URL)
+    if parts.scheme not in ("http", "https"):
+        raise EgressRefused("must be an https:// URL", INVALID_URL)
+    return target_check(parts)
 
 
 def endpoint_url_problem(url: str) -> str | None:
     """Why `url` cannot be an endpoint, or None when it can."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return "is not a valid URL"
-    if not parts.hostname:
-        return "has no host"
-    if parts.username is not None or parts.password is not None:
-        return "must not carry credentials; authenticate deliveries by their signature"
-    if parts.fragment:
-        return "must not have a #fragment"
-    if parts.scheme == "https":
-        return None
-    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
-        return None
-    if parts.scheme == "http":
-        return "must use https (plain http is only accepted for localhost and 127.0.0.1)"
-    return "must be an https:// URL"
+        endpoint_url_target(url)
+    except EgressRefused as refused:
+        return refused.problem
+    return None
 
 
 def endpoint_url_validate(url: str) -> None:
+    """The URL field's validator, so the admin, commands and services all refuse the same URLs."""
     problem = endpoint_url_problem(url)
     if problem is not None:
         raise ValidationError(f"The URL {problem}.", code="invalid_webhook_url")

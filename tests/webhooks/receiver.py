@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,9 +66,10 @@ class Received:
 class WebhookReceiver:
     """Records every POST; answers with the queued statuses in order (200 when none is queued)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[Received] = []
-        self.answers: list[int | str | tuple[int, dict[str, str]]] = []
+        # An answer: a status, HANG, (status, headers) or (status, headers, body).
+        self.answers: list[int | str | tuple] = []
         self._arrived = threading.Condition()
         self._release = threading.Event()
         receiver = self
@@ -82,18 +84,18 @@ class WebhookReceiver:
                 if answer == HANG:
                     receiver._release.wait(30)
                     return
-                status, headers = answer if isinstance(answer, tuple) else (answer, {})
+                status, headers, content = (*answer, b"ok")[:3] if isinstance(answer, tuple) else (answer, {}, b"ok")
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(content)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -102,8 +104,8 @@ class WebhookReceiver:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def url(self, path: str = "/hooks") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hooks", host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         with self._arrived:
@@ -117,3 +119,97 @@ class WebhookReceiver:
         self._release.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class TricklingReceiver:
+    """Reads each POST, then answers one byte every `interval` seconds and never finishes the headers.
+
+    Every byte arrives well inside a socket timeout, so only a total deadline ends such a delivery.
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.arrivals: list[float] = []  # monotonic time each request arrived
+        self.open_connections = 0
+        self.most_open = 0  # the most connections open at once
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    def url(self, path: str = "/hooks") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with self._lock:
+            self.open_connections += 1
+            self.most_open = max(self.most_open, self.open_connections)
+        try:
+            conn.settimeout(5)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            with self._lock:
+                self.arrivals.append(time.monotonic())
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: aaaaa":  # 15 s of it, then it hangs up
+                if self._stop.wait(self.interval):
+                    break
+                conn.sendall(bytes([byte]))
+        except OSError:
+            pass  # the sender hung up: what a deadline does
+        finally:
+            conn.close()
+            with self._lock:
+                self.open_connections -= 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+
+class CountingListener:
+    """A loopback port that only counts the connections it accepts: proof that a refused send never connected."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._listener = socket.create_server((host, 0))
+        self._listener.settimeout(0.05)
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1]
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
