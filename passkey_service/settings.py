@@ -139,6 +139,10 @@ WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_DEADLINE_SECONDS = env.float("WEBHOOK_DEADLINE_SECONDS", default=10.0)
 # Attempts one endpoint may have in flight at once, so one slow endpoint cannot take every worker.
 WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default=4)
+# The longest single wait (connect, one read) within that deadline.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Deliveries a sweep without workers (embedded mode, `manage.py deliver_webhooks`) sends at once.
+WEBHOOK_SWEEP_CONCURRENCY = env.int("WEBHOOK_SWEEP_CONCURRENCY", default=8)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
