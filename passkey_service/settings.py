@@ -181,6 +181,12 @@ DEMO_PASSKEY_RATE_LIMIT_PER_IP = env.int("DEMO_PASSKEY_RATE_LIMIT_PER_IP", defau
 # limits of the ceremony endpoints are tenant settings. Counted in Redis, else the database.
 RATE_LIMIT_JWKS_PER_IP = env.int("RATE_LIMIT_JWKS_PER_IP", default=300)
 RATE_LIMIT_LOGIN_PER_IP = env.int("RATE_LIMIT_LOGIN_PER_IP", default=10)
+# Bounds on the tenant settings rate_limit_per_key / rate_limit_per_user (requests per minute), so a
+# tenant admin can neither switch a limit off (0) nor claim a shared server; MIN=0 allows "off".
+RATE_LIMIT_PER_KEY_MIN = env.int("RATE_LIMIT_PER_KEY_MIN", default=1)
+RATE_LIMIT_PER_KEY_MAX = env.int("RATE_LIMIT_PER_KEY_MAX", default=60_000)
+RATE_LIMIT_PER_USER_MIN = env.int("RATE_LIMIT_PER_USER_MIN", default=1)
+RATE_LIMIT_PER_USER_MAX = env.int("RATE_LIMIT_PER_USER_MAX", default=600)
 # How many proxies of ours append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 

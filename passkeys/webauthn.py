@@ -44,7 +44,8 @@ from fido2.webauthn import (
     UserVerificationRequirement,
 )
 
-from tenants.models import Tenant
+from tenants.models import DEFAULT_ALGORITHMS, Tenant
+from tenants.validation import SUPPORTED_ALGORITHMS
 
 from . import android_key  # noqa: F401 - registers the android-key format python-fido2 lacks
 from .errors import PasskeyError
@@ -124,12 +125,23 @@ def _server(
     return server
 
 
+def tenant_algorithms(tenant: Tenant) -> tuple[int, ...]:
+    """The tenant's algorithms the service can verify, in its order; the defaults if a row holds none.
+
+    Settings are validated when saved; this keeps a row written around that validation from
+    turning every ceremony of the tenant into a server error.
+    """
+    stored = tenant.algorithms if isinstance(tenant.algorithms, list) else []
+    usable = tuple(dict.fromkeys(alg for alg in stored if type(alg) is int and alg in SUPPORTED_ALGORITHMS))
+    return usable or tuple(DEFAULT_ALGORITHMS)
+
+
 def server_for(tenant: Tenant) -> Fido2Server:
     return _server(
         tenant.rp_id,
         tenant.rp_name,
         frozenset(tenant.origins),
-        tuple(tenant.algorithms),
+        tenant_algorithms(tenant),
         tenant.attestation,
         tenant.challenge_timeout * 1000,
     )
@@ -329,9 +341,14 @@ def _chains_to(trust_path: list[bytes], root: bytes) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def tenant_attestation_roots(pem: str) -> tuple[bytes, ...]:
+    """The tenant's trusted roots as DER; a PEM that cannot be read trusts nothing (never everything)."""
     if not pem.strip():
         return ()
-    return tuple(cert.public_bytes(Encoding.DER) for cert in x509.load_pem_x509_certificates(pem.encode()))
+    try:
+        certificates = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        raise _fail("attestation_untrusted", "the tenant's attestation roots cannot be read") from None
+    return tuple(cert.public_bytes(Encoding.DER) for cert in certificates)
 
 
 def registration_verify(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -16,12 +16,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from . import admin_audit  # noqa: F401 - registers the audit log's admin
+from . import (
+    admin_audit,  # noqa: F401 - registers the audit log's admin
+    validation,
+)
 from .admin_scoping import TenantScopedAdmin, TenantScopedInline, is_superuser, tenant_ids_with, tenant_roles
 from .audit import audit_record, field_changes
-from .errors import DomainError
 from .models import ApiKey, AuditAction, Membership, Role, Tenant
-from .services import api_key_describe, api_key_issue, api_key_revoke, origin_validate
+from .services import api_key_describe, api_key_issue, api_key_revoke
 
 # --- tenants -------------------------------------------------------------------------------
 
@@ -43,16 +45,13 @@ class LinesField(forms.CharField):
         return self.to_python(initial or []) != self.to_python(data)
 
 
-def _clean_each(values: list[str], check: Any) -> list[str]:
-    try:
-        return [check(value) for value in values]
-    except (DomainError, ValueError) as error:
-        raise forms.ValidationError(getattr(error, "detail", None) or str(error)) from None
-
-
 class TenantForm(forms.ModelForm):
+    """Every setting goes through validation.tenant_settings_validate, the check the services use too."""
+
     origins = LinesField(help_text="One origin per line: https://example.com or android:apk-key-hash:…")
-    top_origins = LinesField(required=False, help_text="One per line; used only when cross-origin is allowed.")
+    top_origins = LinesField(
+        required=False, help_text="One per line: the pages allowed to embed a ceremony when cross-origin is allowed."
+    )
     allowed_aaguids = LinesField(
         required=False, help_text="One AAGUID per line; leave empty to allow every authenticator."
     )
@@ -61,20 +60,31 @@ class TenantForm(forms.ModelForm):
         model = Tenant
         fields = "__all__"
 
-    def clean_rp_id(self) -> str:
-        rp_id = self.cleaned_data["rp_id"].strip().lower()
-        if "/" in rp_id or ":" in rp_id:
-            raise forms.ValidationError("A registrable domain such as example.com, without scheme or port.")
-        return rp_id
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for bound in ("RATE_LIMIT_PER_KEY", "RATE_LIMIT_PER_USER"):
+            field = bound.lower()
+            if field in self.fields:
+                low, high = getattr(settings, f"{bound}_MIN"), getattr(settings, f"{bound}_MAX")
+                self.fields[field].help_text += f" Between {low} and {high} on this service."
 
-    def clean_origins(self) -> list[str]:
-        return _clean_each(self.cleaned_data["origins"], origin_validate)
-
-    def clean_top_origins(self) -> list[str]:
-        return _clean_each(self.cleaned_data["top_origins"], origin_validate)
-
-    def clean_allowed_aaguids(self) -> list[str]:
-        return _clean_each(self.cleaned_data["allowed_aaguids"], lambda value: str(uuid.UUID(value)))
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # The tenant as it would be saved: fields this form does not show keep their stored values.
+        values = {
+            field: cleaned[field] if field in cleaned else getattr(self.instance, field)
+            for field in validation.SETTINGS
+            if field not in self.errors
+        }
+        try:
+            cleaned.update(validation.tenant_settings_validate(values))
+        except validation.TenantSettingsInvalid as invalid:
+            for field, reasons in invalid.errors.items():
+                if field in self.fields:
+                    self.add_error(field, reasons)
+                else:
+                    self.add_error(None, f"{field}: {' '.join(reasons)}")
+        return cleaned
 
 
 class ApiKeyInline(TenantScopedInline):

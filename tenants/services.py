@@ -6,18 +6,17 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from . import caching
-from .audit import audit_record
+from . import caching, validation
+from .audit import audit_record, field_changes
 from .errors import DomainError
 from .models import ApiKey, AuditAction, Tenant
 
 API_KEY_PREFIX = "psk"
-ANDROID_ORIGIN_PREFIX = "android:apk-key-hash:"
 
 
 @dataclass(frozen=True)
@@ -30,43 +29,39 @@ def api_key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def origin_validate(origin: str) -> str:
-    """Accept an exact web origin (https, or http on localhost) or an Android APK key-hash origin."""
-    if origin.startswith(ANDROID_ORIGIN_PREFIX):
-        if len(origin) == len(ANDROID_ORIGIN_PREFIX):
-            raise DomainError(f"{origin!r} has no key hash")
-        return origin
-    parts = urlsplit(origin)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1"))
-    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment or parts.username:
-        raise DomainError(f"{origin!r} is not an origin like https://example.com[:port]")
-    return origin
+def tenant_create(*, name: str, rp_id: str, origins: list[str], rp_name: str = "", **fields: Any) -> Tenant:
+    """A new tenant; `fields` may set any other setting of validation.SETTINGS (the model's defaults otherwise).
 
-
-def tenant_create(
-    *,
-    name: str,
-    rp_id: str,
-    origins: list[str],
-    rp_name: str = "",
-    challenge_timeout: int = 300,
-) -> Tenant:
-    if not origins:
-        raise DomainError("a tenant needs at least one origin")
-    if not 10 <= challenge_timeout <= 3600:
-        raise DomainError("challenge timeout must be between 10 and 3600 seconds")
-    rp_id = rp_id.strip().lower()
-    if not rp_id or "/" in rp_id or ":" in rp_id:
-        raise DomainError(f"{rp_id!r} is not a domain")
+    Raises TenantSettingsInvalid (a DomainError) naming every refused setting; nothing is stored then.
+    """
+    values = {field: getattr(Tenant(), field) for field in validation.SETTINGS}
+    values.update(fields, name=name, rp_id=rp_id, origins=list(origins), rp_name=rp_name or name)
+    cleaned = validation.tenant_settings_validate(values)
     with transaction.atomic():
-        tenant = Tenant.objects.create(
-            name=name,
-            rp_id=rp_id,
-            rp_name=rp_name or name,
-            origins=[origin_validate(o) for o in origins],
-            challenge_timeout=challenge_timeout,
-        )
+        tenant = Tenant.objects.create(**cleaned)
         audit_record(tenant=tenant, action=AuditAction.TENANT_CREATED, target=f"Tenant {tenant}")
+    return tenant
+
+
+def tenant_update(*, tenant: Tenant, **changes: Any) -> Tenant:
+    """Change settings after checking the tenant as it would then be whole (e.g. cross-origin needs top origins)."""
+    values = {field: getattr(tenant, field) for field in validation.SETTINGS}
+    values.update(changes)
+    cleaned = validation.tenant_settings_validate(values)
+    changed = [field for field in validation.SETTINGS if cleaned[field] != getattr(tenant, field)]
+    if not changed:
+        return tenant
+    with transaction.atomic():
+        before = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        for field in changed:
+            setattr(tenant, field, cleaned[field])
+        tenant.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            tenant=tenant,
+            action=AuditAction.TENANT_UPDATED,
+            target=f"Tenant {tenant}",
+            changes=field_changes(before, tenant, changed),
+        )
     return tenant
 
 
@@ -139,6 +134,5 @@ def demo_tenant_get_or_create(*, port: int = 8000) -> Tenant:
     if tenant is None:
         return tenant_create(name=DEMO_NAME, rp_id=DEMO_RP_ID, origins=[url], rp_name="Passkey demo")
     if url not in tenant.origins:
-        tenant.origins = [*tenant.origins, url]
-        tenant.save(update_fields=["origins", "updated_at"])
+        tenant = tenant_update(tenant=tenant, origins=[*tenant.origins, url])
     return tenant

@@ -165,14 +165,19 @@ _OUTCOME_EVENTS = {
 @transaction.atomic
 def nudge_outcome_record(*, tenant: Tenant, nudge_id: uuid.UUID, outcome: str, now: datetime | None = None) -> Nudge:
     """shown, then accepted or dismissed; repeats and later answers are ignored so the funnel counts each nudge once."""
-    now = now or timezone.now()
     nudge = Nudge.objects.select_for_update().filter(tenant=tenant, pk=nudge_id).first()
     if nudge is None:
         raise NotFound("No such nudge.")
+    _outcome_apply(tenant=tenant, nudge=nudge, outcome=outcome, now=now or timezone.now())
+    return nudge
+
+
+def _outcome_apply(*, tenant: Tenant, nudge: Nudge, outcome: str, now: datetime) -> bool:
+    """Record `outcome` on a nudge the caller holds locked; False when the rules say it changes nothing."""
     if nudge.outcome in (NudgeOutcome.ACCEPTED, NudgeOutcome.DISMISSED) or nudge.outcome == outcome:
-        return nudge  # the first final answer stands, so a nudge counts in one funnel step only
+        return False  # the first final answer stands, so a nudge counts in one funnel step only
     if outcome == NudgeOutcome.SHOWN and nudge.outcome:
-        return nudge
+        return False
     if not nudge.outcome and outcome != NudgeOutcome.SHOWN:  # it was shown, even if nobody said so
         event_record(tenant=tenant, type=EventType.NUDGE_SHOWN, user_id=nudge.user_id, nudge_id=nudge.pk,
                      occurred_at=now)  # fmt: skip
@@ -187,7 +192,31 @@ def nudge_outcome_record(*, tenant: Tenant, nudge_id: uuid.UUID, outcome: str, n
             status=ScheduleStatus.WAITING,
             next_eligible_at=now + timedelta(days=policy.dismiss_cooldown_days),
         )
-    return nudge
+    return True
+
+
+def nudges_accept_on_registration(*, tenant: Tenant, user_id: str, now: datetime | None = None) -> int:
+    """A passkey registered inside an open nudge's window accepts it at once, in the caller's
+    transaction, so metrics see it without beat (the embedded mode has none); the sweep stays a
+    safety net and skips what this accepted. Returns how many nudges it accepted."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locked like the sweep locks them, so a concurrent sweep and this never both accept one nudge.
+        open_nudges = Nudge.objects.select_for_update().filter(
+            tenant=tenant,
+            user_id=user_id,
+            outcome__in=["", NudgeOutcome.SHOWN],
+            created_at__lte=now,
+            accept_until__gte=now,
+        )
+        accepted = sum(
+            _outcome_apply(tenant=tenant, nudge=nudge, outcome=NudgeOutcome.ACCEPTED, now=now) for nudge in open_nudges
+        )
+        if accepted:
+            NudgeSchedule.objects.filter(tenant=tenant, user_id=user_id).update(
+                status=ScheduleStatus.DONE, next_eligible_at=None
+            )
+    return accepted
 
 
 @dataclass(frozen=True)
@@ -213,7 +242,9 @@ def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
             outcome__in=["", NudgeOutcome.SHOWN], created_at__gte=now - timedelta(days=31)
         )
         for nudge in pending.filter(Exists(registered)).select_related("tenant"):
-            nudge_outcome_record(tenant=nudge.tenant, nudge_id=nudge.pk, outcome=NudgeOutcome.ACCEPTED, now=now)
+            # Registrations accept their nudges themselves; this catches only what they could not.
+            if not _outcome_apply(tenant=nudge.tenant, nudge=nudge, outcome=NudgeOutcome.ACCEPTED, now=now):
+                continue
             NudgeSchedule.objects.filter(tenant=nudge.tenant, user_id=nudge.user_id).update(
                 status=ScheduleStatus.DONE, next_eligible_at=None
             )

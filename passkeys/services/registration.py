@@ -69,7 +69,7 @@ def registration_start(
             user_pk=user.pk,
             user_id=user_id,
             user_handle=bytes(user.handle).hex(),
-            algorithms=list(tenant.algorithms),
+            algorithms=list(webauthn.tenant_algorithms(tenant)),
         )
     )
     ceremony_started.send(sender=Tenant, tenant=tenant, ceremony=REGISTRATION, user_id=user_id)
@@ -109,27 +109,29 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
             user_verified=verified.user_verified,
             name=(name or provider or "Passkey")[:200],
         )
+        # The owner as the pending ceremony recorded it, so that showing the credential costs no query.
+        stored.user = PasskeyUser(
+            pk=pending.user_pk, tenant=tenant, user_id=pending.user_id, handle=bytes.fromhex(pending.user_handle or "")
+        )
         try:
+            # One transaction: the credential and what listeners record of it (its event, the nudge it
+            # answers) commit together, so metrics computed right after see all of it.
             with transaction.atomic():
                 stored.save(force_insert=True)
+                ceremony_succeeded.send(
+                    sender=Tenant,
+                    tenant=tenant,
+                    ceremony=REGISTRATION,
+                    user_id=pending.user_id,
+                    credential=stored,
+                    user_agent=user_agent,
+                    ip=None,
+                )
         except IntegrityError:
             # §7.1 step 24: a credential id is registered once per relying party.
             if Credential.objects.filter(tenant=tenant, credential_id=verified.credential_id).exists():
                 raise credential_exists() from None
             raise PasskeyError("The user was deleted during the ceremony.", code="challenge_not_found") from None
-    # The owner as the pending ceremony recorded it, so that showing the credential costs no query.
-    stored.user = PasskeyUser(
-        pk=pending.user_pk, tenant=tenant, user_id=pending.user_id, handle=bytes.fromhex(pending.user_handle or "")
-    )
-    ceremony_succeeded.send(
-        sender=Tenant,
-        tenant=tenant,
-        ceremony=REGISTRATION,
-        user_id=pending.user_id,
-        credential=stored,
-        user_agent=user_agent,
-        ip=None,
-    )
     return stored
 
 

@@ -58,13 +58,14 @@ def test_registration_start_for_known_user_costs_two_queries_and_its_event(api, 
     assert [q.split()[0] for q in queries] == ["SELECT", "SELECT", "INSERT"], queries
 
 
-def test_registration_finish_costs_one_insert_and_its_event(api, registered):
+def test_registration_finish_costs_one_insert_its_event_and_the_open_nudges(api, registered):
     second = type(registered)()
     options = api.registration_options("alice")
     credential = second.create(options, origin="https://example.com")
     response, queries = _queries(lambda: api.post("/v1/registrations/finish", {"credential": credential}))
     assert response.status_code == 201
-    assert [q.split()[0] for q in queries] == ["INSERT", "INSERT"], queries
+    assert [q.split()[0] for q in queries] == ["INSERT", "INSERT", "SELECT"], queries
+    assert "analytics_nudge" in queries[2] and "FOR UPDATE" in queries[2]  # the nudges this passkey answers
 
 
 def test_credential_list_costs_the_user_and_their_credentials(api, registered):

@@ -285,3 +285,29 @@ def test_finish_rejects_a_challenge_that_was_never_issued(api, authenticator):
     response = api.register(authenticator, challenge=b64url_encode(os.urandom(32)))
 
     assert_rejected(response, "challenge_not_found")
+
+
+# --- settings written around validation ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stored", [["x"], [], "nope", [-7, -7, 3.5, True]], ids=["junk", "empty", "string", "mixed"])
+def test_unusable_stored_algorithms_fall_back_instead_of_failing(api, authenticator, stored):
+    """A row written around the settings service must not turn the tenant's ceremonies into 500s."""
+    type(api.tenant).objects.filter(pk=api.tenant.pk).update(algorithms=stored)
+
+    offered = [p["alg"] for p in api.registration_options("alice")["pubKeyCredParams"]]
+    assert offered == ([-7] if stored == [-7, -7, 3.5, True] else [-8, -7, -257])
+    assert api.register(authenticator).status_code == 201
+    assert api.login(authenticator, "alice").status_code == 200
+
+
+def test_unreadable_stored_attestation_roots_trust_nothing(api):
+    type(api.tenant).objects.filter(pk=api.tenant.pk).update(
+        attestation_roots="-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    )
+
+    response = api.register(SoftAuthenticator(attestation="packed"))
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "attestation_untrusted"
+    assert not Credential.objects.exists()
