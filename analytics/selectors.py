@@ -7,12 +7,15 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
+from tenants.errors import DomainError
 from tenants.models import Tenant
 
-from .models import DailyMetric
-from .services.metrics import BREAKDOWNS, COUNTED, day_figures
+from .services.metrics import BREAKDOWNS, COUNTED, adoption_metrics_stored, day_figures
 
-MAX_REPORT_DAYS = 366
+# A report's bounds: each past day of it is computed once (six queries) and then read from its row,
+# so the first request for the longest range costs at most MAX_REPORT_DAYS computed days.
+MAX_REPORT_DAYS = 400
+EARLIEST_DAY = date(2000, 1, 1)  # no passkey existed before; keeps date arithmetic far from date.min
 STORED = [*COUNTED, "users", "passkey_users", *BREAKDOWNS]
 
 
@@ -43,13 +46,31 @@ def _day_row(day: date, figures: dict) -> dict:
     }
 
 
+def report_range(*, first: date | None, last: date | None, today: date, default_days: int = 7) -> tuple[date, date]:
+    """The days a report covers: `last` defaults to today (UTC), `first` to `default_days` days up to
+    `last`; no day before EARLIEST_DAY or after today, and at most MAX_REPORT_DAYS days."""
+    limits = (
+        f"a report covers at most {MAX_REPORT_DAYS} days between {EARLIEST_DAY.isoformat()} and today "
+        f"({today.isoformat()}, UTC)"
+    )
+    last = last or today
+    if not EARLIEST_DAY <= last <= today or (first is not None and first < EARLIEST_DAY):
+        raise DomainError(f"The dates are out of range: {limits}.", code="validation_error")
+    first = first or max(EARLIEST_DAY, last - timedelta(days=default_days - 1))
+    if first > last:
+        raise DomainError("'from' must be on or before 'to'.", code="validation_error")
+    if (last - first).days >= MAX_REPORT_DAYS:
+        raise DomainError(f"The range is {(last - first).days + 1} days long: {limits}.", code="validation_error")
+    return first, last
+
+
 def adoption_report(*, tenant: Tenant, first: date, last: date) -> dict:
-    """The daily series and breakdowns for [first, last]: stored days as computed by the job, today and
-    days the job has not reached yet computed live from the same SQL (not stored: a read writes nothing)."""
+    """The daily series and breakdowns for [first, last]: past days from their stored rows (computed
+    and stored the first time they are asked for), today computed live from the same SQL."""
     today = timezone.now().date()
     stored = {
-        metric.date: {name: getattr(metric, name) for name in STORED}
-        for metric in DailyMetric.objects.filter(tenant=tenant, date__gte=first, date__lte=last)
+        day: {name: getattr(metric, name) for name in STORED}
+        for day, metric in adoption_metrics_stored(tenant=tenant, first=first, last=last).items()
     }
     days, breakdowns = [], {"os": Counter(), "browser": Counter(), "provider": Counter()}
     day = first

@@ -16,19 +16,19 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from tenants.errors import DomainError
 from tenants.models import Tenant
 from tenants.selectors import tenants_visible_to
 
-from .selectors import MAX_REPORT_DAYS, adoption_report
+from .selectors import adoption_report, report_range
 
 DEFAULT_DAYS = 30
-EARLIEST = date(2000, 1, 1)  # keeps date arithmetic far from date.min/date.max
 PRESETS = (7, 30, 90, 365)
 BREAKDOWN_TITLES = {"os": "operating system", "browser": "browser", "provider": "passkey provider"}
 
 
 class DateRangeForm(forms.Form):
-    """?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional: the metrics API's limits, within sane years."""
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD, both optional: the metrics API's bounds (`report_range`)."""
 
     to = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
 
@@ -41,17 +41,12 @@ class DateRangeForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        latest = self.today + timedelta(days=MAX_REPORT_DAYS)
-        last = cleaned.get("to") or self.today
-        first = cleaned.get("from")
-        for day in (first, last):
-            if day is not None and not EARLIEST <= day <= latest:
-                raise forms.ValidationError(f"Dates must lie between {EARLIEST} and {latest}.")
-        first = first or last - timedelta(days=DEFAULT_DAYS - 1)
-        if first > last:
-            raise forms.ValidationError("The first day must be on or before the last day.")
-        if (last - first).days >= MAX_REPORT_DAYS:
-            raise forms.ValidationError(f"A report covers at most {MAX_REPORT_DAYS} days.")
+        try:
+            first, last = report_range(
+                first=cleaned.get("from"), last=cleaned.get("to"), today=self.today, default_days=DEFAULT_DAYS
+            )
+        except DomainError as error:
+            raise forms.ValidationError(error.detail) from None
         return {"first": first, "last": last}
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from .errors import PROBLEM_CONTENT_TYPE, TITLES
+from .serializers import ID_PATTERN, IdField
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -120,6 +121,17 @@ class ProblemAutoSchema(AutoSchema):
         titles = "; ".join(f"`{code}`" + (f" ({TITLES[code]})" if code in TITLES else "") for code in codes)
         return OpenApiResponse(schema, description=f"Problem: {titles}.")
 
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        if self.method != "PATCH":
+            return super()._get_request_for_media_type(serializer, direction)
+        # drf-spectacular documents a PATCH body as DRF's partial update (nothing required), but these
+        # views validate it whole: document it as the POST body it is checked as.
+        self.method = "POST"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = "PATCH"
+
     def get_override_parameters(self) -> list:
         parameters = list(super().get_override_parameters())
         codes = self._problem_codes()
@@ -144,6 +156,35 @@ class ProblemAutoSchema(AutoSchema):
                 )
             )
         return parameters
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):
+    """What api.serializers' text fields accept, beyond type and length: ids without control
+    characters, no NUL anywhere (DRF refuses it), and something besides whitespace where a field
+    is trimmed and must not be blank."""
+
+    target_class = "api.serializers.TextField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if "oneOf" in schema:  # allow_blank's [string, empty string]: the pattern below admits "" already
+            schema = schema["oneOf"][0]
+        if isinstance(self.target, IdField):
+            return {**schema, "minLength": 1, "pattern": ID_PATTERN}
+        if not self.target.allow_blank and self.target.trim_whitespace:
+            return {**schema, "pattern": r"^[^\u0000]*[^\u0000\s][^\u0000]*$"}
+        return {**schema, "pattern": r"^[^\u0000]*$", **({} if self.target.allow_blank else {"minLength": 1})}
+
+
+class IpAddressFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "api.serializers.IpAddressField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        addresses = [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]
+        if self.target.allow_null:
+            addresses.append({"type": "object", "nullable": True, "enum": [None]})
+        return {"oneOf": addresses}
 
 
 def postprocess(result: dict, generator, request, public) -> dict:

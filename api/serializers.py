@@ -11,6 +11,41 @@ from passkeys.providers import provider_for
 from tenants.errors import DomainError
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
+# C0 controls, DEL and C1 controls: never part of an id (and PostgreSQL text refuses NUL); lone
+# surrogates are not Unicode text at all.
+_NOT_ID_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+ID_MAX_LENGTH = 255
+# The same rule for the OpenAPI schema (ECMA-262 and Python regex alike; surrogates are left out
+# because a JavaScript validator sees an emoji as two of them).
+ID_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": ID_MAX_LENGTH, "pattern": ID_PATTERN}
+# base64url without padding as b64url_decode takes it: never a length of 4n + 1.
+B64URL_SCHEMA = {
+    "type": "string",
+    "pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,4})$",
+    "description": "base64url without padding",
+}
+
+
+def id_problem(value: object) -> str | None:
+    """Why `value` is not an id (user_id, tenant_id, …) in a path or a body, or None when it is one."""
+    if not isinstance(value, str):
+        return "must be a string"
+    if not value:
+        return "may not be empty"
+    if len(value) > ID_MAX_LENGTH:
+        return f"may have at most {ID_MAX_LENGTH} characters"
+    if _NOT_ID_TEXT.search(value):
+        return "may not contain control characters"
+    return None
+
+
+def path_id(value: str, *, name: str) -> str:
+    """A path parameter that names an id, checked by the body's rule; a bad one is a 400, never a query."""
+    problem = id_problem(value)
+    if problem:
+        raise DomainError(f"{name} {problem}.", code="validation_error")
+    return value
 
 
 def b64url_encode(data: bytes) -> str:
@@ -21,6 +56,53 @@ def b64url_decode(value: str) -> bytes:
     if not _B64URL.fullmatch(value) or len(value) % 4 == 1:
         raise DomainError(f"{value[:40]!r} is not base64url without padding", code="validation_error")
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+class TextField(serializers.CharField):
+    """A JSON string and nothing else (DRF's CharField would take 0 or 1.5 and store "0"), whose
+    length limit applies to what was sent, before any trimming, as the schema's maxLength says."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """true or false and nothing else: DRF's BooleanField would also take "yes", 1 and "on"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class IpAddressField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address string, exactly as sent: no trimming, no numbers."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(TextField):
+    """An id of the relying party's (user_id): `id_problem`'s rule, the same as in a path."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=ID_MAX_LENGTH, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problem = id_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
 
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:

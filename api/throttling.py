@@ -159,6 +159,19 @@ class TenantUserRateThrottle(_DecisionThrottle):
 CEREMONY_THROTTLES = [ApiKeyRateThrottle, TenantUserRateThrottle]
 
 
+class MetricsKeyRateThrottle(_DecisionThrottle):
+    """Adoption-report requests per minute per API key: RATE_LIMIT_METRICS_PER_KEY (a report may
+    compute up to 400 days on first ask, so it is bounded apart from the ceremonies' budget)."""
+
+    def allow_request(self, request: Request, view) -> bool:
+        principal = request.auth
+        if principal is None:
+            return True  # the permission check has already answered 401
+        bucket, limit = f"metrics:{principal.key_id}", settings.RATE_LIMIT_METRICS_PER_KEY
+        self.decision = rate_limit_hit(bucket=bucket, limit=limit)
+        return self.decision.allowed
+
+
 class JwksIpRateThrottle(_DecisionThrottle):
     """Requests per minute per client IP to the public JWKS: RATE_LIMIT_JWKS_PER_IP."""
 

@@ -1,6 +1,7 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from . import user_routes
 from .views import analytics, ceremonies, credentials, ops, tokens
 
 urlpatterns = [
@@ -13,8 +14,9 @@ urlpatterns = [
     path("v1/registrations/finish", ceremonies.RegistrationFinishApi.as_view()),
     path("v1/authentications/start", ceremonies.AuthenticationStartApi.as_view()),
     path("v1/authentications/finish", ceremonies.AuthenticationFinishApi.as_view()),
-    path("v1/users/<str:user_id>/credentials", credentials.UserCredentialsApi.as_view()),
-    path("v1/users/<str:user_id>", credentials.UserApi.as_view()),
+    # GET /v1/users/{user_id}/credentials and DELETE /v1/users/{user_id}, for ids with "/" (and, to be
+    # refused as input, line breaks: <path:…>'s "." would leave "%0A" to a 404).
+    re_path(r"^v1/users/(?P<rest>(?s:.+))\Z", user_routes.user_routes),
     path("v1/credentials/<str:credential_id>", credentials.CredentialApi.as_view()),
     path("v1/tenants/<str:tenant_id>/jwks.json", tokens.JwksApi.as_view(), name="jwks"),
     path("v1/sign-ins", analytics.SignInsApi.as_view()),

@@ -163,6 +163,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/v1",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.postprocess"],
+    # /v1/users/<path:rest> is one function (user ids may hold "/"); this documents its two operations.
+    "PREPROCESSING_HOOKS": ["api.user_routes.document_user_routes"],
     "ENUM_NAME_OVERRIDES": {"RequirementEnum": "api.views.ceremonies.REQUIREMENTS"},
 }
 
@@ -187,6 +189,8 @@ RATE_LIMIT_PER_KEY_MIN = env.int("RATE_LIMIT_PER_KEY_MIN", default=1)
 RATE_LIMIT_PER_KEY_MAX = env.int("RATE_LIMIT_PER_KEY_MAX", default=60_000)
 RATE_LIMIT_PER_USER_MIN = env.int("RATE_LIMIT_PER_USER_MIN", default=1)
 RATE_LIMIT_PER_USER_MAX = env.int("RATE_LIMIT_PER_USER_MAX", default=600)
+# GET /v1/metrics/adoption per API key per minute (0 turns it off): a report may compute up to 400 days.
+RATE_LIMIT_METRICS_PER_KEY = env.int("RATE_LIMIT_METRICS_PER_KEY", default=60)
 # How many proxies of ours append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 

@@ -113,6 +113,25 @@ def adoption_metrics_compute_days(*, tenant: Tenant, first: date, last: date) ->
     return [_day_store(tenant=tenant, day=day) for day in days]
 
 
+def adoption_metrics_stored(*, tenant: Tenant, first: date, last: date) -> dict[date, DailyMetric]:
+    """The stored rows of [first, last], after computing and storing the past days (before today, UTC)
+    that have none: a past day is computed at most once, whoever asks first (the job or a report).
+    Today is never stored here; it changes until it is over."""
+    rows = {row.date: row for row in DailyMetric.objects.filter(tenant=tenant, date__gte=first, date__lte=last)}
+    yesterday = django_timezone.now().date() - timedelta(days=1)
+    missing = [
+        first + timedelta(days=offset)
+        for offset in range((min(last, yesterday) - first).days + 1)
+        if first + timedelta(days=offset) not in rows
+    ]
+    if missing:
+        with transaction.atomic():
+            # The same fold the job does first, so a row stored here equals the job's row for that day.
+            known_users_fold(tenant=tenant, until=day_bounds(missing[-1])[1])
+            rows.update({day: _day_store(tenant=tenant, day=day) for day in missing})
+    return rows
+
+
 def adoption_metrics_compute_range(*, first: date, last: date, tenants=None) -> list[DailyMetric]:
     """Every tenant (or the given ones), each in its own transaction."""
     tenants = Tenant.objects.order_by("created_at") if tenants is None else tenants

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
@@ -11,14 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.models import NudgeOutcome
-from analytics.selectors import MAX_REPORT_DAYS, adoption_report
+from analytics.selectors import MAX_REPORT_DAYS, adoption_report, report_range
 from analytics.services.nudges import nudge_outcome_record, sign_in_record
 
 from ..schema import Problems
-from ..serializers import validated
-from ..throttling import CEREMONY_THROTTLES
+from ..serializers import IdField, JsonBooleanField, TextField, validated
+from ..throttling import CEREMONY_THROTTLES, MetricsKeyRateThrottle
 
-EARLIEST_DAY = date(2000, 1, 1)
 SIGN_IN_METHODS = ["password", "otp", "magic_link", "social", "sso", "other"]
 
 
@@ -28,10 +27,10 @@ class SignInsApi(APIView):
 
     @extend_schema_serializer(component_name="SignInRequest")
     class InputSerializer(serializers.Serializer):
-        user_id = serializers.CharField(max_length=255, trim_whitespace=False)
+        user_id = IdField()
         method = serializers.ChoiceField(SIGN_IN_METHODS)
-        user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
-        platform_authenticator_available = serializers.BooleanField(required=False, allow_null=True, default=None)
+        user_agent = TextField(max_length=1024, required=False, allow_blank=True)
+        platform_authenticator_available = JsonBooleanField(required=False, allow_null=True, default=None)
 
     @extend_schema_serializer(component_name="NudgeDecision")
     class OutputSerializer(serializers.Serializer):
@@ -120,6 +119,7 @@ class AdoptionReportSerializer(serializers.Serializer):
 
 class AdoptionMetricsApi(APIView):
     required_scope = "metrics:read"
+    throttle_classes = [MetricsKeyRateThrottle]
 
     class QuerySerializer(serializers.Serializer):
         to = serializers.DateField(required=False)
@@ -130,25 +130,22 @@ class AdoptionMetricsApi(APIView):
             return fields
 
         def validate(self, attrs):
-            today = timezone.now().date()
-            for name in ("from", "to"):  # keep date arithmetic away from date.min and date.max
-                if name in attrs and not EARLIEST_DAY <= attrs[name] <= today + timedelta(days=MAX_REPORT_DAYS):
-                    raise serializers.ValidationError({name: "out of range"})
-            last = attrs.get("to") or today
-            first = attrs.get("from") or last - timedelta(days=6)
-            if first > last:
-                raise serializers.ValidationError({"from": "must be on or before to"})
-            if (last - first).days >= MAX_REPORT_DAYS:
-                raise serializers.ValidationError({"from": f"a report covers at most {MAX_REPORT_DAYS} days"})
+            first, last = report_range(first=attrs.get("from"), last=attrs.get("to"), today=timezone.now().date())
             return {"first": first, "last": last}
 
     @extend_schema(
         parameters=[
             OpenApiParameter("from", date, description="First UTC day, YYYY-MM-DD (default: six days before to)."),
-            OpenApiParameter("to", date, description="Last UTC day, YYYY-MM-DD (default: today)."),
+            OpenApiParameter(
+                "to",
+                date,
+                description=f"Last UTC day, YYYY-MM-DD, not after today (default: today). A report covers at most "
+                f"{MAX_REPORT_DAYS} days; a longer range, or one that ends after today, is a 400 validation_error.",
+            ),
         ],
         responses={200: AdoptionReportSerializer, 400: Problems("validation_error")},
     )
     def get(self, request):
-        data = validated(self.QuerySerializer, request.query_params)
+        # A plain dict: DRF would take an empty `?to=` from a QueryDict as absent rather than as a bad date.
+        data = validated(self.QuerySerializer, request.query_params.dict())
         return Response(adoption_report(tenant=request.auth.tenant, **data))

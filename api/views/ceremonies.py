@@ -16,7 +16,7 @@ from passkeys.services import (
 )
 
 from ..schema import AUTHENTICATION_FINISH_CODES, REGISTRATION_FINISH_CODES, Problems
-from ..serializers import CredentialSerializer, b64url_encode, validated
+from ..serializers import CredentialSerializer, IdField, IpAddressField, TextField, b64url_encode, validated
 from ..throttling import CEREMONY_THROTTLES
 
 REQUIREMENTS = ["required", "preferred", "discouraged"]
@@ -47,9 +47,9 @@ class RegistrationStartApi(APIView):
 
     @extend_schema_serializer(component_name="RegistrationStartRequest")
     class InputSerializer(serializers.Serializer):
-        user_id = serializers.CharField(max_length=255, trim_whitespace=False)
-        username = serializers.CharField(max_length=255)
-        display_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+        user_id = IdField()
+        username = TextField(max_length=255)
+        display_name = TextField(max_length=255, required=False, allow_blank=True)
         authenticator_attachment = serializers.ChoiceField(["platform", "cross-platform"], required=False)
         resident_key = serializers.ChoiceField(REQUIREMENTS, required=False)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
@@ -68,8 +68,8 @@ class RegistrationFinishApi(APIView):
     @extend_schema_serializer(component_name="RegistrationFinishRequest")
     class InputSerializer(serializers.Serializer):
         credential = serializers.DictField(help_text="RegistrationResponseJSON, as credential.toJSON() returns it.")
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-        user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+        name = TextField(max_length=200, required=False, allow_blank=True)
+        user_agent = TextField(max_length=1024, required=False, allow_blank=True)
 
     @extend_schema(
         request=InputSerializer,
@@ -91,7 +91,7 @@ class AuthenticationStartApi(APIView):
 
     @extend_schema_serializer(component_name="AuthenticationStartRequest")
     class InputSerializer(serializers.Serializer):
-        user_id = serializers.CharField(max_length=255, trim_whitespace=False, required=False, allow_null=True)
+        user_id = IdField(required=False, allow_null=True)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
         mediation = serializers.ChoiceField(MEDIATIONS, required=False)
 
@@ -112,8 +112,8 @@ class AuthenticationFinishApi(APIView):
     @extend_schema_serializer(component_name="AuthenticationFinishRequest")
     class InputSerializer(serializers.Serializer):
         credential = serializers.DictField(help_text="AuthenticationResponseJSON, as credential.toJSON() returns it.")
-        user_agent = serializers.CharField(max_length=1024, required=False, allow_blank=True)
-        ip = serializers.IPAddressField(required=False, allow_null=True)
+        user_agent = TextField(max_length=1024, required=False, allow_blank=True)
+        ip = IpAddressField(required=False, allow_null=True)
 
     @extend_schema_serializer(component_name="AuthenticationFinishResponse")
     class OutputSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,13 +11,32 @@ from passkeys.selectors import user_credentials_get
 from passkeys.services import credential_delete, credential_rename, user_delete
 
 from ..schema import Problems
-from ..serializers import CredentialSerializer, b64url_decode, b64url_encode, validated
+from ..serializers import (
+    B64URL_SCHEMA,
+    ID_SCHEMA,
+    CredentialSerializer,
+    TextField,
+    b64url_decode,
+    b64url_encode,
+    path_id,
+    validated,
+)
+
+USER_ID = OpenApiParameter(
+    "user_id",
+    ID_SCHEMA,
+    OpenApiParameter.PATH,
+    description="The relying party's user id as registrations/start took it, percent-encoded (any character "
+    "but a control character, \"/\" as %2F).",
+)
+CREDENTIAL_ID = OpenApiParameter("credential_id", B64URL_SCHEMA, OpenApiParameter.PATH)
 
 
 class UserCredentialsApi(APIView):
     required_scope = "credentials:read"
 
     @extend_schema(
+        parameters=[USER_ID],
         responses={
             200: inline_serializer(
                 "CredentialList",
@@ -30,11 +49,12 @@ class UserCredentialsApi(APIView):
                         "With the credential ids, what PublicKeyCredential.signalAllAcceptedCredentials needs.",
                     ),
                 },
-            )
+            ),
+            400: Problems("validation_error"),
         }
     )
     def get(self, request, user_id: str):
-        listed = user_credentials_get(tenant=request.auth.tenant, user_id=user_id)
+        listed = user_credentials_get(tenant=request.auth.tenant, user_id=path_id(user_id, name="user_id"))
         return Response(
             {
                 "credentials": CredentialSerializer(listed.credentials, many=True).data,
@@ -46,14 +66,16 @@ class UserCredentialsApi(APIView):
 
 class CredentialApi(APIView):
     class RenameSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=200)
+        name = TextField(max_length=200)
 
     required_scope = "credentials:write"
 
     @extend_schema(
+        parameters=[CREDENTIAL_ID],
         request=RenameSerializer,
         responses={
             200: inline_serializer("CredentialRenamed", {"credential": CredentialSerializer()}),
+            400: Problems("validation_error"),
             404: Problems("not_found"),
         },
     )
@@ -64,7 +86,10 @@ class CredentialApi(APIView):
         )
         return Response({"credential": CredentialSerializer(credential).data})
 
-    @extend_schema(responses={204: None, 400: Problems("validation_error"), 404: Problems("not_found")})
+    @extend_schema(
+        parameters=[CREDENTIAL_ID],
+        responses={204: None, 400: Problems("validation_error"), 404: Problems("not_found")},
+    )
     def delete(self, request, credential_id: str):
         credential_delete(tenant=request.auth.tenant, credential_id=b64url_decode(credential_id))
         return Response(status=204)
@@ -73,7 +98,7 @@ class CredentialApi(APIView):
 class UserApi(APIView):
     required_scope = "users:delete"
 
-    @extend_schema(responses={204: None})
+    @extend_schema(parameters=[USER_ID], responses={204: None, 400: Problems("validation_error")})
     def delete(self, request, user_id: str):
-        user_delete(tenant=request.auth.tenant, user_id=user_id)
+        user_delete(tenant=request.auth.tenant, user_id=path_id(user_id, name="user_id"))
         return Response(status=204)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from passkeys.tokens import jwks
 from tenants.selectors import tenant_get
 
 from ..schema import Problems
+from ..serializers import path_id
 from ..throttling import JwksIpRateThrottle
 
 
@@ -21,6 +22,7 @@ class JwksApi(APIView):
     throttle_classes = [JwksIpRateThrottle]
 
     @extend_schema(
+        parameters=[OpenApiParameter("tenant_id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH)],
         responses={
             200: inline_serializer(
                 "Jwks",
@@ -40,10 +42,11 @@ class JwksApi(APIView):
                     )
                 },
             ),
+            400: Problems("validation_error"),
             404: Problems("not_found"),
         }
     )
     def get(self, request, tenant_id: str):
-        response = Response(jwks(tenant=tenant_get(tenant_id=tenant_id)))
+        response = Response(jwks(tenant=tenant_get(tenant_id=path_id(tenant_id, name="tenant_id"))))
         response["Cache-Control"] = "public, max-age=300"
         return response

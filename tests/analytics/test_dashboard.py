@@ -274,7 +274,7 @@ def test_a_valid_range_is_used_as_given(analyst_a, tenant_a):
         "to=2025-13-01",
         "from=2025-02-30",
         "from=2025-03-10&to=2025-03-01",
-        "from=2024-01-01&to=2025-01-01",  # 367 days
+        "from=2024-01-01&to=2025-02-04",  # 401 days
         "from=0001-01-01",
         "to=0001-01-05",
         "from=9999-12-31&to=9999-12-31",
