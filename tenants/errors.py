@@ -1,28 +1,15 @@
-"""The domain's exception family: each carries a stable `code` from the API contract."""
+"""Errors of the tenants domain, in the shared family of core.errors."""
 
 from __future__ import annotations
 
+from core.errors import DomainError, ErrorCode
 
-class DomainError(Exception):
-    """A failure the caller can act on; the API turns it into problem+json."""
-
-    code = "validation_error"
-    status = 400
-
-    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
+__all__ = ["DomainError", "InvalidApiKey", "NotFound"]
 
 
 class InvalidApiKey(DomainError):
-    code = "invalid_api_key"
-    status = 401
+    code = ErrorCode.INVALID_API_KEY
 
 
 class NotFound(DomainError):
-    code = "not_found"
-    status = 404
+    code = ErrorCode.NOT_FOUND
