@@ -145,8 +145,13 @@ def test_on_the_webhooks_worker_a_slow_tenant_does_not_delay_another(
 
     # What docker-compose runs: a worker on the webhooks queue only.
     with start_worker(app, pool="threads", concurrency=4, queues=["webhooks"], perform_ping_check=False):
+        deliveries_enqueue([slow.pk])  # the slow tenant's first, and trickling before the other's is due
+        deadline = time.monotonic() + 10
+        while not trickler.arrivals:
+            assert time.monotonic() < deadline, "the slow delivery never reached its receiver"
+            time.sleep(0.02)
         started = time.monotonic()
-        deliveries_enqueue([slow.pk, fast.pk])  # the slow tenant's first
+        deliveries_enqueue([fast.pk])
         [request] = receiver.wait_for(1, timeout=10)
         assert request.at - started < 3, request.at - started
         assert len(trickler.arrivals) == 1 and trickler.open_connections == 1  # still trickling meanwhile
