@@ -1,85 +1,58 @@
-"""Every error leaves as RFC 9457 application/problem+json with a stable `code`."""
+"""Every error leaves as RFC 9457 application/problem+json with a stable `code`.
+
+Titles and statuses come from core.errors.ErrorCode; this module maps DRF's and Django's own
+exceptions (and unreachable backends) onto those codes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import redis
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from tenants.errors import DomainError
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-TITLES = {
-    "invalid_api_key": "Invalid API key",
-    "insufficient_scope": "Insufficient scope",
-    "validation_error": "Invalid request",
-    "payload_too_large": "Payload too large",
-    "not_found": "Not found",
-    "method_not_allowed": "Method not allowed",
-    "rate_limited": "Too many requests",
-    "service_unavailable": "Service unavailable",
-}
+from core.errors import DomainError, ErrorCode
+from core.problems import PROBLEM_CONTENT_TYPE, problem, problem_response
+from core.transient import BACKEND_UNREACHABLE
 
 
-def _problem(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": f"urn:passkey-service:problem:{code}",
-        "title": TITLES.get(code) or code.replace("_", " ").capitalize(),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        **extra,
-    }
-
-
-def problem_response(status: int, code: str, detail: str, **extra: Any) -> HttpResponse:
-    """For code outside DRF views (middleware, Django's error handlers)."""
-    body = JSONRenderer().render(_problem(status, code, detail, **extra))
-    return HttpResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
-
-
-def _drf_problem(exc: exceptions.APIException) -> tuple[int, str, str, dict[str, Any]]:
+def _drf_problem(exc: exceptions.APIException) -> tuple[ErrorCode, str, dict[str, Any]]:
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        return 401, "invalid_api_key", "The API key is missing, unknown, revoked or expired.", {}
+        return ErrorCode.INVALID_API_KEY, "The API key is missing, unknown, revoked or expired.", {}
     if isinstance(exc, exceptions.PermissionDenied):
-        return 403, "insufficient_scope", "This API key lacks the scope this operation needs.", {}
+        return ErrorCode.INSUFFICIENT_SCOPE, "This API key lacks the scope this operation needs.", {}
     if isinstance(exc, exceptions.NotFound):
-        return 404, "not_found", "Nothing is here.", {}
+        return ErrorCode.NOT_FOUND, "Nothing is here.", {}
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return 405, "method_not_allowed", str(exc.detail), {}
+        return ErrorCode.METHOD_NOT_ALLOWED, str(exc.detail), {}
     if isinstance(exc, exceptions.Throttled):
-        return 429, "rate_limited", str(exc.detail), {}
+        return ErrorCode.RATE_LIMITED, str(exc.detail), {}
     if isinstance(exc, exceptions.ValidationError):
-        return 400, "validation_error", "The request body is not valid.", {"errors": exc.detail}
+        return ErrorCode.VALIDATION_ERROR, "The request body is not valid.", {"errors": exc.detail}
     # ParseError (malformed JSON), UnsupportedMediaType and any other client error.
-    return 400, "validation_error", str(exc.detail), {}
+    return ErrorCode.VALIDATION_ERROR, str(exc.detail), {}
 
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler: domain errors, DRF's own errors and unreachable backends."""
+    status = None
     if isinstance(exc, DomainError):
-        status, code, detail, extra = exc.status, exc.code, exc.detail, {}
+        code, detail, extra, status = exc.code, exc.detail, {}, exc.status
     elif isinstance(exc, Http404):
-        status, code, detail, extra = 404, "not_found", "Nothing is here.", {}
+        code, detail, extra = ErrorCode.NOT_FOUND, "Nothing is here.", {}
     elif isinstance(exc, RequestDataTooBig):
-        status, code, detail, extra = 413, "payload_too_large", "The request body is too large.", {}
+        code, detail, extra = ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.", {}
     elif isinstance(exc, exceptions.APIException):
-        status, code, detail, extra = _drf_problem(exc)
-    elif isinstance(
-        exc, (OperationalError, InterfaceError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-    ):
-        status, code, detail, extra = 503, "service_unavailable", "A backing service is unreachable; retry later.", {}
+        code, detail, extra = _drf_problem(exc)
+    elif isinstance(exc, BACKEND_UNREACHABLE):
+        code, detail, extra = ErrorCode.SERVICE_UNAVAILABLE, "A backing service is unreachable; retry later.", {}
     else:
         return None
-    response = Response(_problem(status, code, detail, **extra), status=status, content_type=PROBLEM_CONTENT_TYPE)
-    if status == 401:
+    body = problem(code, detail, status=status, **extra)
+    response = Response(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
+    if body["status"] == 401:
         response["WWW-Authenticate"] = 'Bearer realm="passkey-service"'
     if isinstance(exc, exceptions.Throttled) and exc.wait:
         response["Retry-After"] = str(int(exc.wait))
@@ -87,12 +60,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 
 def not_found_view(request, exception=None) -> HttpResponse:
-    return problem_response(404, "not_found", "Nothing is here.")
+    return problem_response(ErrorCode.NOT_FOUND, "Nothing is here.")
 
 
 def bad_request_view(request, exception=None) -> HttpResponse:
-    return problem_response(400, "validation_error", "The request could not be understood.")
+    return problem_response(ErrorCode.VALIDATION_ERROR, "The request could not be understood.")
 
 
 def server_error_view(request) -> HttpResponse:
-    return problem_response(500, "internal_error", "Something went wrong on our side.")
+    return problem_response(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from .errors import problem_response
+from core.errors import ErrorCode
+from core.problems import problem_response
 
 
 class BodySizeLimitMiddleware:
@@ -18,6 +19,6 @@ class BodySizeLimitMiddleware:
             length = 0
         if length > settings.MAX_REQUEST_BODY_BYTES:
             return problem_response(
-                413, "payload_too_large", f"Request bodies are limited to {settings.MAX_REQUEST_BODY_BYTES} bytes."
+                ErrorCode.PAYLOAD_TOO_LARGE, f"Request bodies are limited to {settings.MAX_REQUEST_BODY_BYTES} bytes."
             )
         return self.get_response(request)

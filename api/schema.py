@@ -17,33 +17,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from .errors import PROBLEM_CONTENT_TYPE, TITLES
+from core.errors import ErrorCode
+from core.problems import PROBLEM_CONTENT_TYPE
+
 from .serializers import ID_PATTERN, IdField
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-# The contract's ceremony failure codes (DESIGN.md "Errors"), all 400 except credential_exists (409).
-CEREMONY_CODES = (
-    "validation_error",
-    "challenge_not_found",
-    "challenge_expired",
-    "type_mismatch",
-    "origin_not_allowed",
-    "cross_origin_not_allowed",
-    "rp_id_mismatch",
-    "user_presence_required",
-    "user_verification_required",
-    "invalid_backup_flags",
-)
-REGISTRATION_FINISH_CODES = (*CEREMONY_CODES, "unsupported_algorithm", "attestation_invalid", "attestation_untrusted")
-AUTHENTICATION_FINISH_CODES = (
-    *CEREMONY_CODES,
-    "signature_invalid",
-    "credential_not_found",
-    "user_handle_mismatch",
-    "sign_count_regression",
-)
-
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "api.authentication.ApiKeyAuthentication"
@@ -69,31 +48,41 @@ class ProblemSerializer(serializers.Serializer):
 class Problems:
     """An `extend_schema` response value: the contract codes this operation may answer with at that status."""
 
-    def __init__(self, *codes: str) -> None:
-        self.codes = codes
+    def __init__(self, *codes: ErrorCode) -> None:
+        self.codes = tuple(ErrorCode(code) for code in codes)
+
+
+def ceremony_problems(ceremony: str) -> dict[int, Problems]:
+    """The responses of a ceremony finish: its failure codes (ErrorCode.of_ceremony) by their status."""
+    by_status: dict[int, list[ErrorCode]] = defaultdict(list)
+    for code in ErrorCode.of_ceremony(ceremony):
+        by_status[code.status].append(code)
+    return {status: Problems(*codes) for status, codes in by_status.items()}
 
 
 class ProblemAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the problem+json responses and their headers."""
 
-    def _implied_problems(self) -> dict[int, set[str]]:
-        implied: dict[int, set[str]] = {503: {"service_unavailable"}}
+    def _implied_problems(self) -> dict[int, set[ErrorCode]]:
+        implied = [ErrorCode.SERVICE_UNAVAILABLE]
         if self.view.get_authenticators():
-            implied[401] = {"invalid_api_key"}
+            implied.append(ErrorCode.INVALID_API_KEY)
         if getattr(self.view, "required_scope", None):
-            implied[403] = {"insufficient_scope"}
+            implied.append(ErrorCode.INSUFFICIENT_SCOPE)
         if self.method in BODY_METHODS:
-            implied[400] = {"validation_error"}
-            implied[413] = {"payload_too_large"}
+            implied += [ErrorCode.VALIDATION_ERROR, ErrorCode.PAYLOAD_TOO_LARGE]
         if self.view.get_throttles():
-            implied[429] = {"rate_limited"}
-        return implied
+            implied.append(ErrorCode.RATE_LIMITED)
+        return {code.status: {code} for code in implied}
 
-    def _problem_codes(self) -> dict[int, set[str]]:
+    def _problem_codes(self) -> dict[int, set[ErrorCode]]:
         codes = defaultdict(set, self._implied_problems())
         declared = self.get_response_serializers()  # extend_schema's, when the view declares responses
         for status, response in declared.items() if isinstance(declared, dict) else ():
             if isinstance(response, Problems):
+                wrong = [code for code in response.codes if code.status != int(status)]
+                if wrong:  # a code is answered with its own status, never another
+                    raise ValueError(f"{self.view.__class__.__name__} documents {wrong} under {status}")
                 codes[int(status)].update(response.codes)
         return codes
 
@@ -114,11 +103,12 @@ class ProblemAutoSchema(AutoSchema):
             )
         return bodies
 
-    def _problem_response(self, status: int, codes: list[str]) -> OpenApiResponse:
+    def _problem_response(self, status: int, codes: list[ErrorCode]) -> OpenApiResponse:
         problem = self.resolve_serializer(ProblemSerializer, "response").ref
         # The Problem shape, narrowed to the codes this operation can give at this status.
-        schema = {"allOf": [problem, {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}}]}
-        titles = "; ".join(f"`{code}`" + (f" ({TITLES[code]})" if code in TITLES else "") for code in codes)
+        enum = [str(code) for code in codes]
+        schema = {"allOf": [problem, {"type": "object", "properties": {"code": {"type": "string", "enum": enum}}}]}
+        titles = "; ".join(f"`{code}` ({code.title})" for code in codes)
         return OpenApiResponse(schema, description=f"Problem: {titles}.")
 
     def _get_request_for_media_type(self, serializer, direction="request"):

@@ -1,16 +1,15 @@
-"""Shapes shared by several views; base64url lives here, at the HTTP edge."""
+"""Shapes shared by several views, and the id and base64url rules of the HTTP edge."""
 
 from __future__ import annotations
 
-import base64
 import re
 
 from rest_framework import serializers
 
+from core.encoding import b64url_encode
+from core.errors import DomainError, ErrorCode
 from passkeys.providers import provider_for
-from tenants.errors import DomainError
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 # C0 controls, DEL and C1 controls: never part of an id (and PostgreSQL text refuses NUL); lone
 # surrogates are not Unicode text at all.
 _NOT_ID_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -19,7 +18,7 @@ ID_MAX_LENGTH = 255
 # because a JavaScript validator sees an emoji as two of them).
 ID_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 ID_SCHEMA = {"type": "string", "minLength": 1, "maxLength": ID_MAX_LENGTH, "pattern": ID_PATTERN}
-# base64url without padding as b64url_decode takes it: never a length of 4n + 1.
+# base64url without padding as core.encoding.b64url_decode takes it: never a length of 4n + 1.
 B64URL_SCHEMA = {
     "type": "string",
     "pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,4})$",
@@ -44,18 +43,8 @@ def path_id(value: str, *, name: str) -> str:
     """A path parameter that names an id, checked by the body's rule; a bad one is a 400, never a query."""
     problem = id_problem(value)
     if problem:
-        raise DomainError(f"{name} {problem}.", code="validation_error")
+        raise DomainError(f"{name} {problem}.", code=ErrorCode.VALIDATION_ERROR)
     return value
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(value: str) -> bytes:
-    if not _B64URL.fullmatch(value) or len(value) % 4 == 1:
-        raise DomainError(f"{value[:40]!r} is not base64url without padding", code="validation_error")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 class TextField(serializers.CharField):

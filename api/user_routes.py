@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.views.decorators.csrf import csrf_exempt
 
-from .errors import problem_response
+from core.errors import ErrorCode
+from core.problems import problem_response
+
 from .views import credentials
 
 CREDENTIALS_SUFFIX = "/credentials"
@@ -34,7 +36,7 @@ def user_routes(request, rest: str):
         return _serve(request, LIST_ROUTE, rest[: -len(CREDENTIALS_SUFFIX)])
     if request.method in ("DELETE", "OPTIONS"):
         return _serve(request, ERASE_ROUTE, rest)
-    response = problem_response(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
+    response = problem_response(ErrorCode.METHOD_NOT_ALLOWED, f'Method "{request.method}" not allowed.')
     response["Allow"] = "GET, HEAD, DELETE, OPTIONS" if listing else "DELETE, OPTIONS"
     return response
 

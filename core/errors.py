@@ -14,42 +14,49 @@ class ErrorCode(StrEnum):
 
     status: int
     title: str
+    ceremony: str  # which ceremony's finish may fail with it: "registration", "authentication", "both" or ""
 
-    def __new__(cls, value: str, status: int, title: str) -> ErrorCode:
+    def __new__(cls, value: str, status: int, title: str, ceremony: str = "") -> ErrorCode:
         member = str.__new__(cls, value)
         member._value_ = value
         member.status = status
         member.title = title
+        member.ceremony = ceremony
         return member
+
+    @classmethod
+    def of_ceremony(cls, ceremony: str) -> list[ErrorCode]:
+        """The codes a `ceremony` ("registration" or "authentication") finish may answer with."""
+        return [code for code in cls if code.ceremony in (ceremony, "both")]
 
     # Requests and keys.
     INVALID_API_KEY = "invalid_api_key", 401, "Invalid API key"
     INSUFFICIENT_SCOPE = "insufficient_scope", 403, "Insufficient scope"
-    VALIDATION_ERROR = "validation_error", 400, "Invalid request"
+    VALIDATION_ERROR = "validation_error", 400, "Invalid request", "both"
     PAYLOAD_TOO_LARGE = "payload_too_large", 413, "Payload too large"
     NOT_FOUND = "not_found", 404, "Not found"
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, "Method not allowed"
     RATE_LIMITED = "rate_limited", 429, "Too many requests"
     # Both ceremonies: the challenge, client data and authenticator data.
-    CHALLENGE_NOT_FOUND = "challenge_not_found", 400, "Challenge not found"
-    CHALLENGE_EXPIRED = "challenge_expired", 400, "Challenge expired"
-    TYPE_MISMATCH = "type_mismatch", 400, "Type mismatch"
-    ORIGIN_NOT_ALLOWED = "origin_not_allowed", 400, "Origin not allowed"
-    CROSS_ORIGIN_NOT_ALLOWED = "cross_origin_not_allowed", 400, "Cross origin not allowed"
-    RP_ID_MISMATCH = "rp_id_mismatch", 400, "Rp id mismatch"
-    USER_PRESENCE_REQUIRED = "user_presence_required", 400, "User presence required"
-    USER_VERIFICATION_REQUIRED = "user_verification_required", 400, "User verification required"
-    INVALID_BACKUP_FLAGS = "invalid_backup_flags", 400, "Invalid backup flags"
+    CHALLENGE_NOT_FOUND = "challenge_not_found", 400, "Challenge not found", "both"
+    CHALLENGE_EXPIRED = "challenge_expired", 400, "Challenge expired", "both"
+    TYPE_MISMATCH = "type_mismatch", 400, "Type mismatch", "both"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed", 400, "Origin not allowed", "both"
+    CROSS_ORIGIN_NOT_ALLOWED = "cross_origin_not_allowed", 400, "Cross origin not allowed", "both"
+    RP_ID_MISMATCH = "rp_id_mismatch", 400, "Rp id mismatch", "both"
+    USER_PRESENCE_REQUIRED = "user_presence_required", 400, "User presence required", "both"
+    USER_VERIFICATION_REQUIRED = "user_verification_required", 400, "User verification required", "both"
+    INVALID_BACKUP_FLAGS = "invalid_backup_flags", 400, "Invalid backup flags", "both"
     # Registration only.
-    UNSUPPORTED_ALGORITHM = "unsupported_algorithm", 400, "Unsupported algorithm"
-    ATTESTATION_INVALID = "attestation_invalid", 400, "Attestation invalid"
-    ATTESTATION_UNTRUSTED = "attestation_untrusted", 400, "Attestation untrusted"
-    CREDENTIAL_EXISTS = "credential_exists", 409, "Credential exists"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm", 400, "Unsupported algorithm", "registration"
+    ATTESTATION_INVALID = "attestation_invalid", 400, "Attestation invalid", "registration"
+    ATTESTATION_UNTRUSTED = "attestation_untrusted", 400, "Attestation untrusted", "registration"
+    CREDENTIAL_EXISTS = "credential_exists", 409, "Credential exists", "registration"
     # Authentication only.
-    SIGNATURE_INVALID = "signature_invalid", 400, "Signature invalid"
-    CREDENTIAL_NOT_FOUND = "credential_not_found", 400, "Credential not found"
-    USER_HANDLE_MISMATCH = "user_handle_mismatch", 400, "User handle mismatch"
-    SIGN_COUNT_REGRESSION = "sign_count_regression", 400, "Sign count regression"
+    SIGNATURE_INVALID = "signature_invalid", 400, "Signature invalid", "authentication"
+    CREDENTIAL_NOT_FOUND = "credential_not_found", 400, "Credential not found", "authentication"
+    USER_HANDLE_MISMATCH = "user_handle_mismatch", 400, "User handle mismatch", "authentication"
+    SIGN_COUNT_REGRESSION = "sign_count_regression", 400, "Sign count regression", "authentication"
     # The service itself.
     SERVICE_UNAVAILABLE = "service_unavailable", 503, "Service unavailable"
     INTERNAL_ERROR = "internal_error", 500, "Internal error"
@@ -66,3 +73,11 @@ class DomainError(Exception):
         if code is not None:
             self.code = ErrorCode(code)
         self.status = status if status is not None else self.code.status
+
+
+class InvalidApiKey(DomainError):
+    code = ErrorCode.INVALID_API_KEY
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND

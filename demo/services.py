@@ -5,7 +5,6 @@ Everything passkey-related goes through PasskeyServiceClient over HTTP, as in an
 
 from __future__ import annotations
 
-import base64
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ import jwt
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError
+
+from core.encoding import b64url_encode
 
 from .client import PasskeyServiceClient, ServiceError
 from .models import DemoUser
@@ -105,7 +106,7 @@ def passkey_request_options(*, client: PasskeyServiceClient, username: str = "",
 def _imaginary_credential_id(username: str) -> str:
     """The same 32 bytes for a name each time (a random one per request would give it away)."""
     digest = hmac.new(settings.SECRET_KEY.encode(), b"demo-credential:" + _normalized(username).encode(), "sha256")
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+    return b64url_encode(digest.digest())
 
 
 def passkey_sign_in_finish(

@@ -18,8 +18,8 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
-from api.throttling import rate_limit_hit
-from tenants.audit import client_ip
+from core.http import client_ip
+from core.ratelimit import rate_limit_hit
 
 from .client import PasskeyServiceClient, ServiceError
 from .forms import PasskeyNameForm, ProfileForm, SignInForm, SignUpForm

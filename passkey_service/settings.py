@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "api.throttling.LoginRateLimitMiddleware",  # before CSRF: guesses without a token count too
+    "core.ratelimit.LoginRateLimitMiddleware",  # before CSRF: guesses without a token count too
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tenants.middleware.AuditContextMiddleware",  # who and from where, for the audit log
@@ -144,6 +144,13 @@ WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env.int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # Deliveries a sweep without workers (embedded mode, `manage.py deliver_webhooks`) sends at once.
 WEBHOOK_SWEEP_CONCURRENCY = env.int("WEBHOOK_SWEEP_CONCURRENCY", default=8)
+# Attempts per delivery before it is marked failed (an admin may still redeliver it).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Back-off after the n-th failed attempt: base × 4^(n-1), capped, so a down receiver is not hammered (30 s … 12 h).
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=12 * 3600.0)
+# How long a rotated-out secret keeps signing beside the new one, so receivers can switch without a gap.
+WEBHOOK_SECRET_OVERLAP_SECONDS = env.float("WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],

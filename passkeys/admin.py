@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from core.encoding import b64url_encode
 from tenants.admin_scoping import WRITE_ROLES, TenantScopedAdmin
 
 from .models import Credential, PasskeyUser, SigningKey
@@ -83,7 +83,7 @@ class CredentialAdmin(ReadAndDeleteAdmin):
 
     @admin.display(description="credential id")
     def credential_id_b64(self, obj: Credential) -> str:
-        return base64.urlsafe_b64encode(bytes(obj.credential_id)).rstrip(b"=").decode()
+        return b64url_encode(bytes(obj.credential_id))
 
     def delete_model(self, request: HttpRequest, obj: Credential) -> None:
         self.check_can_delete(request, obj)

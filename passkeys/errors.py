@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenants.errors import DomainError
+from core.errors import DomainError, ErrorCode
 
 
 class PasskeyError(DomainError):
@@ -10,4 +10,4 @@ class PasskeyError(DomainError):
 
 
 def credential_exists() -> PasskeyError:
-    return PasskeyError("This credential is already registered.", code="credential_exists", status=409)
+    return PasskeyError("This credential is already registered.", code=ErrorCode.CREDENTIAL_EXISTS)

@@ -1,31 +1,28 @@
 """Login tokens: ES256 JWTs signed by the tenant's current key, verifiable through its JWKS.
 
-Private keys are stored encrypted (AES-256-GCM, the key id as associated data) under a key
-derived from SIGNING_KEY_ENCRYPTION_KEY, or SECRET_KEY when that is unset.
+Private keys are stored encrypted by core.crypto (AES-256-GCM, the key id as associated data)
+under a key derived from SIGNING_KEY_ENCRYPTION_KEY, or SECRET_KEY when that is unset.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
 import threading
 import time
 import uuid
 from datetime import timedelta
 
 import jwt
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm
 
+from core.crypto import decrypt, encrypt
+from core.encoding import b64url_encode
 from tenants.audit import audit_actor, audit_record
 from tenants.models import AuditAction, Tenant
 
@@ -42,27 +39,19 @@ _current_keys: dict[uuid.UUID, tuple[float, str, ec.EllipticCurvePrivateKey]] = 
 _current_keys_lock = threading.Lock()
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _encryption_key() -> bytes:
-    secret = settings.SIGNING_KEY_ENCRYPTION_KEY or settings.SECRET_KEY
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"passkey-service signing keys").derive(
-        secret.encode()
-    )
+# core.crypto's purpose for these keys: changing it strands every stored key.
+ENCRYPTION_PURPOSE = b"passkey-service signing keys"
 
 
 def _encrypt(private_key: ec.EllipticCurvePrivateKey, kid: str) -> bytes:
     der = private_key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    nonce = os.urandom(12)
-    return nonce + AESGCM(_encryption_key()).encrypt(nonce, der, kid.encode())
+    return encrypt(der, purpose=ENCRYPTION_PURPOSE, associated_data=kid.encode())
 
 
 def _decrypt(blob: bytes, kid: str) -> ec.EllipticCurvePrivateKey:
-    der = AESGCM(_encryption_key()).decrypt(blob[:12], blob[12:], kid.encode())
+    der = decrypt(blob, purpose=ENCRYPTION_PURPOSE, associated_data=kid.encode())
     key = serialization.load_der_private_key(der, password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)  # noqa: S101 - we only ever store EC keys
     return key
@@ -72,7 +61,7 @@ def _public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     jwk = ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
     # RFC 7638 thumbprint as the key id: stable and derived from the key itself.
     canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
-    jwk["kid"] = _b64url(hashlib.sha256(canonical.encode()).digest())
+    jwk["kid"] = b64url_encode(hashlib.sha256(canonical.encode()).digest())
     jwk.update(use="sig", alg="ES256")
     return jwk
 
@@ -129,7 +118,7 @@ def token_issue(*, tenant: Tenant, issuer: str, user_id: str, credential_id: byt
         "iat": now,
         "exp": now + TOKEN_LIFETIME_SECONDS,
         "jti": uuid.uuid4().hex,
-        "cred": _b64url(credential_id),
+        "cred": b64url_encode(credential_id),
         "amr": ["passkey"],
     }
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": kid, "typ": "JWT"})

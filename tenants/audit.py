@@ -12,7 +12,6 @@ current request; the actor is read from it when an entry is recorded, after auth
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,10 +22,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.http import HttpRequest
+
+from core.http import client_ip
 
 from .models import ActorType, AuditEntry, Tenant
 
@@ -70,22 +70,6 @@ def audit_actor(name: str) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the X-Forwarded-For entry TRUSTED_PROXY_COUNT hops from the right when that
-    many proxies of ours append to it (the same rule as the rate limiter; earlier entries are the
-    client's to forge)."""
-    address = request.META.get("REMOTE_ADDR", "")
-    hops = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if hops > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _system_actor() -> Actor:

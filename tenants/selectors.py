@@ -9,8 +9,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from core.errors import InvalidApiKey, NotFound
+
 from . import caching
-from .errors import InvalidApiKey, NotFound
 from .models import ApiKey, Membership, Tenant
 from .services import api_key_hash
 

@@ -11,9 +11,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
+
 from . import caching, validation
 from .audit import audit_record, field_changes
-from .errors import DomainError
 from .models import ApiKey, AuditAction, Tenant
 
 API_KEY_PREFIX = "psk"

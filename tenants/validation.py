@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from django.conf import settings
 
-from .errors import DomainError
+from core.errors import DomainError
+
 from .models import AttestationPreference, Requirement
 
 ANDROID_ORIGIN_PREFIX = "android:apk-key-hash:"
-# What passkeys/webauthn.py verifies (_check_public_key): EdDSA, ES256, RS256. Any other id would be
+# What passkeys/webauthn/registration.py verifies (_check_public_key): EdDSA, ES256, RS256. Any other id would be
 # offered to browsers and then refuse every key made with it.
 SUPPORTED_ALGORITHMS = {-8: "EdDSA", -7: "ES256", -257: "RS256"}
 CHALLENGE_TIMEOUT_RANGE = (10, 3600)  # seconds; also a check constraint on the table
@@ -172,7 +173,7 @@ def algorithms_validate(value: Any) -> list[int]:
 
 
 def attestation_roots_validate(value: Any) -> str:
-    """PEM certificates that parse as passkeys/webauthn.py will parse them, each a CA valid today."""
+    """PEM certificates that parse as passkeys/webauthn/attestation.py will parse them, each a CA valid today."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return ""
     if not isinstance(value, str) or len(value) > MAX_ROOTS_CHARS:

@@ -6,32 +6,41 @@ nothing at all for a tenant without endpoints, one INSERT for one with subscribe
 
 from __future__ import annotations
 
-import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analytics import signals as analytics_signals
+from core.encoding import b64url_encode
+from core.errors import ErrorCode
 from passkeys import signals as passkey_signals
+from passkeys.challenges import AUTHENTICATION, REGISTRATION
 
 from .models import EventType
 from .services import events_publish
 
-REGISTRATION = "registration"
-AUTHENTICATION = "authentication"
-SIGN_COUNT_REGRESSION = "sign_count_regression"
+if TYPE_CHECKING:
+    from passkeys.models import Credential
+    from tenants.models import Tenant
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _credential_data(credential: Any) -> dict[str, Any]:
+def _credential_data(credential: Credential | None) -> dict[str, Any]:
     """What a relying party may know about a credential: never its public key or user handle."""
     if credential is None:
         return {"credential_id": None, "provider": None}
-    return {"credential_id": _b64url(bytes(credential.credential_id)), "provider": credential.provider_name or None}
+    credential_id = b64url_encode(bytes(credential.credential_id))
+    return {"credential_id": credential_id, "provider": credential.provider_name or None}
 
 
-def _succeeded(sender, *, tenant, ceremony: str, user_id: str, credential, user_agent: str = "", ip=None, **kwargs):
+def _succeeded(
+    sender: Any,
+    *,
+    tenant: Tenant,
+    ceremony: str,
+    user_id: str,
+    credential: Credential,
+    user_agent: str = "",
+    ip: str | None = None,
+    **kwargs: Any,
+) -> None:
     data: dict[str, Any] = {"tenant_id": str(tenant.pk), "user_id": user_id, **_credential_data(credential)}
     if ceremony == REGISTRATION:
         data.update(
@@ -52,7 +61,18 @@ def _succeeded(sender, *, tenant, ceremony: str, user_id: str, credential, user_
         events_publish(tenant_id=tenant.pk, events=[(EventType.PASSKEY_LOGIN_SUCCEEDED, data)])
 
 
-def _failed(sender, *, tenant, ceremony: str, code: str, user_id=None, credential=None, user_agent="", ip=None, **kw):
+def _failed(
+    sender: Any,
+    *,
+    tenant: Tenant,
+    ceremony: str,
+    code: str,
+    user_id: str | None = None,
+    credential: Credential | None = None,
+    user_agent: str = "",
+    ip: str | None = None,
+    **kwargs: Any,
+) -> None:
     if ceremony != AUTHENTICATION:
         return
     data = {
@@ -64,23 +84,23 @@ def _failed(sender, *, tenant, ceremony: str, code: str, user_id=None, credentia
         "ip": ip,
     }
     events = [(EventType.PASSKEY_LOGIN_FAILED, data)]
-    if code == SIGN_COUNT_REGRESSION:  # a possible cloned authenticator: also its own event
+    if code == ErrorCode.SIGN_COUNT_REGRESSION:  # a possible cloned authenticator: also its own event
         events.append((EventType.PASSKEY_SIGN_COUNT_REGRESSION, data))
     events_publish(tenant_id=tenant.pk, events=events)
 
 
-def _credential_deleted(sender, *, tenant, credential, **kwargs) -> None:
+def _credential_deleted(sender: Any, *, tenant: Tenant, credential: Credential, **kwargs: Any) -> None:
     data = {"tenant_id": str(tenant.pk), "user_id": credential.user.user_id, **_credential_data(credential)}
     events_publish(tenant_id=tenant.pk, events=[(EventType.PASSKEY_DELETED, data)])
 
 
-def _user_erased(sender, *, tenant, user_id: str, **kwargs) -> None:
+def _user_erased(sender: Any, *, tenant: Tenant, user_id: str, **kwargs: Any) -> None:
     events_publish(
         tenant_id=tenant.pk, events=[(EventType.USER_DELETED, {"tenant_id": str(tenant.pk), "user_id": user_id})]
     )
 
 
-def _nudge_due(sender, *, tenant, user_id: str, **kwargs) -> None:
+def _nudge_due(sender: Any, *, tenant: Tenant, user_id: str, **kwargs: Any) -> None:
     events_publish(
         tenant_id=tenant.pk, events=[(EventType.NUDGE_DUE, {"tenant_id": str(tenant.pk), "user_id": user_id})]
     )

@@ -11,8 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.models import NudgeOutcome
-from analytics.selectors import MAX_REPORT_DAYS, adoption_report, report_range
+from analytics.selectors import MAX_REPORT_DAYS, report_range
+from analytics.services.metrics import adoption_report
 from analytics.services.nudges import nudge_outcome_record, sign_in_record
+from core.errors import ErrorCode
 
 from ..schema import Problems
 from ..serializers import IdField, JsonBooleanField, TextField, validated
@@ -43,8 +45,7 @@ class SignInsApi(APIView):
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         decision = sign_in_record(tenant=request.auth.tenant, **data)
-        nudge = {"id": str(decision.nudge.pk), "reason": decision.reason} if decision.nudge else None
-        return Response({"nudge": nudge, "reason": decision.reason}, status=201)
+        return Response(self.OutputSerializer(decision).data, status=201)
 
 
 class NudgeOutcomeApi(APIView):
@@ -60,7 +61,7 @@ class NudgeOutcomeApi(APIView):
             200: inline_serializer(
                 "NudgeOutcomeRecorded", {"id": serializers.UUIDField(), "outcome": serializers.CharField()}
             ),
-            404: Problems("not_found"),
+            404: Problems(ErrorCode.NOT_FOUND),
         },
     )
     def post(self, request, nudge_id):
@@ -143,7 +144,7 @@ class AdoptionMetricsApi(APIView):
                 f"{MAX_REPORT_DAYS} days; a longer range, or one that ends after today, is a 400 validation_error.",
             ),
         ],
-        responses={200: AdoptionReportSerializer, 400: Problems("validation_error")},
+        responses={200: AdoptionReportSerializer, 400: Problems(ErrorCode.VALIDATION_ERROR)},
     )
     def get(self, request):
         # A plain dict: DRF would take an empty `?to=` from a QueryDict as absent rather than as a bad date.

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.encoding import b64url_encode
 from passkeys.services import (
     authentication_finish,
     authentication_start,
@@ -15,8 +16,8 @@ from passkeys.services import (
     registration_start,
 )
 
-from ..schema import AUTHENTICATION_FINISH_CODES, REGISTRATION_FINISH_CODES, Problems
-from ..serializers import CredentialSerializer, IdField, IpAddressField, TextField, b64url_encode, validated
+from ..schema import ceremony_problems
+from ..serializers import CredentialSerializer, IdField, IpAddressField, TextField, validated
 from ..throttling import CEREMONY_THROTTLES
 
 REQUIREMENTS = ["required", "preferred", "discouraged"]
@@ -75,8 +76,7 @@ class RegistrationFinishApi(APIView):
         request=InputSerializer,
         responses={
             201: inline_serializer("RegistrationFinished", {"credential": CredentialSerializer()}),
-            400: Problems(*REGISTRATION_FINISH_CODES),
-            409: Problems("credential_exists"),
+            **ceremony_problems("registration"),
         },
     )
     def post(self, request):
@@ -127,7 +127,7 @@ class AuthenticationFinishApi(APIView):
             return b64url_encode(bytes(result.credential.credential_id))
 
     @extend_schema(
-        request=InputSerializer, responses={200: OutputSerializer, 400: Problems(*AUTHENTICATION_FINISH_CODES)}
+        request=InputSerializer, responses={200: OutputSerializer, **ceremony_problems("authentication")}
     )
     def post(self, request):
         data = validated(self.InputSerializer, request.data)

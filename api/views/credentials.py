@@ -7,6 +7,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.encoding import b64url_decode, b64url_encode
+from core.errors import ErrorCode
 from passkeys.selectors import user_credentials_get
 from passkeys.services import credential_delete, credential_rename, user_delete
 
@@ -16,8 +18,6 @@ from ..serializers import (
     ID_SCHEMA,
     CredentialSerializer,
     TextField,
-    b64url_decode,
-    b64url_encode,
     path_id,
     validated,
 )
@@ -50,7 +50,7 @@ class UserCredentialsApi(APIView):
                     ),
                 },
             ),
-            400: Problems("validation_error"),
+            400: Problems(ErrorCode.VALIDATION_ERROR),
         }
     )
     def get(self, request, user_id: str):
@@ -75,8 +75,8 @@ class CredentialApi(APIView):
         request=RenameSerializer,
         responses={
             200: inline_serializer("CredentialRenamed", {"credential": CredentialSerializer()}),
-            400: Problems("validation_error"),
-            404: Problems("not_found"),
+            400: Problems(ErrorCode.VALIDATION_ERROR),
+            404: Problems(ErrorCode.NOT_FOUND),
         },
     )
     def patch(self, request, credential_id: str):
@@ -88,7 +88,7 @@ class CredentialApi(APIView):
 
     @extend_schema(
         parameters=[CREDENTIAL_ID],
-        responses={204: None, 400: Problems("validation_error"), 404: Problems("not_found")},
+        responses={204: None, 400: Problems(ErrorCode.VALIDATION_ERROR), 404: Problems(ErrorCode.NOT_FOUND)},
     )
     def delete(self, request, credential_id: str):
         credential_delete(tenant=request.auth.tenant, credential_id=b64url_decode(credential_id))
@@ -98,7 +98,7 @@ class CredentialApi(APIView):
 class UserApi(APIView):
     required_scope = "users:delete"
 
-    @extend_schema(parameters=[USER_ID], responses={204: None, 400: Problems("validation_error")})
+    @extend_schema(parameters=[USER_ID], responses={204: None, 400: Problems(ErrorCode.VALIDATION_ERROR)})
     def delete(self, request, user_id: str):
         user_delete(tenant=request.auth.tenant, user_id=path_id(user_id, name="user_id"))
         return Response(status=204)

@@ -7,9 +7,10 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from core.errors import ErrorCode
+from core.problems import problem_response
 from passkeys.challenges import redis_ping
 
-from ..errors import problem_response
 from ..observability import metrics_access_allowed, metrics_exposition
 
 
@@ -35,7 +36,7 @@ def readyz(request):
             checks["redis"] = f"unavailable: {exc.__class__.__name__}"
     failed = [name for name, state in checks.items() if state != "ok"]
     if failed:
-        return problem_response(503, "service_unavailable", f"Not ready: {', '.join(failed)}.", checks=checks)
+        return problem_response(ErrorCode.SERVICE_UNAVAILABLE, f"Not ready: {', '.join(failed)}.", checks=checks)
     return JsonResponse({"status": "ready", "checks": checks})
 
 
@@ -43,6 +44,6 @@ def readyz(request):
 def metrics(request) -> HttpResponse:
     """Prometheus scrape target; 404 to anyone not allowed, so it looks like nothing is there."""
     if not metrics_access_allowed(request):
-        return problem_response(404, "not_found", "Nothing is here.")
+        return problem_response(ErrorCode.NOT_FOUND, "Nothing is here.")
     body, content_type = metrics_exposition(request.META.get("HTTP_ACCEPT", ""))
     return HttpResponse(body, content_type=content_type)

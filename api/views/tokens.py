@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ErrorCode
 from passkeys.tokens import jwks
 from tenants.selectors import tenant_get
 
@@ -42,8 +43,8 @@ class JwksApi(APIView):
                     )
                 },
             ),
-            400: Problems("validation_error"),
-            404: Problems("not_found"),
+            400: Problems(ErrorCode.VALIDATION_ERROR),
+            404: Problems(ErrorCode.NOT_FOUND),
         }
     )
     def get(self, request, tenant_id: str):

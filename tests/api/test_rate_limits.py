@@ -17,8 +17,9 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
-from api.models import RateLimitCounter
-from api.throttling import KEY_PREFIX, WINDOW_SECONDS, _user_digest, rate_limit_hit
+from api.throttling import _user_digest
+from core.models import RateLimitCounter
+from core.ratelimit import KEY_PREFIX, WINDOW_SECONDS, rate_limit_hit
 from tenants.models import ApiKey
 from tests.support.api import PasskeyApi, assert_problem
 
@@ -175,7 +176,7 @@ def test_two_clients_share_one_count_held_in_redis(limited, store):
 def test_requests_counted_by_another_os_process_count_here(limited):
     script = (
         "import django; django.setup()\n"
-        "from api.throttling import rate_limit_hit\n"
+        "from core.ratelimit import rate_limit_hit\n"
         f"for _ in range(5): rate_limit_hit(bucket='key:{key_id(limited)}', limit=5)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "passkey_service.settings", "REDIS_URL": settings.REDIS_URL}

@@ -14,7 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tenants.errors import DomainError
+from core.errors import DomainError
 from tests.webhooks.receiver import CountingListener, WebhookReceiver
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, EventType
 from webhooks.sending import delivery_attempt

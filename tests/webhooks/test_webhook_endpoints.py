@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tenants.errors import DomainError
+from core.errors import DomainError
 from tenants.models import AuditEntry
 from webhooks import caching
 from webhooks.models import Delivery, Endpoint, EventType

@@ -2,8 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from passkeys.tokens import signing_key_rotate
-from tenants.errors import DomainError
 from tenants.selectors import tenant_get
 
 

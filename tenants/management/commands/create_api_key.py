@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.errors import DomainError
+from core.errors import DomainError
 from tenants.models import ApiKey
 from tenants.selectors import tenant_get
 from tenants.services import api_key_issue

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.errors import DomainError
+from core.errors import DomainError
 from tenants.services import api_key_issue, tenant_create
 
 # Optional settings beyond DESIGN.md's flags: left out, a setting keeps the model's default.
