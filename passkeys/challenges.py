@@ -2,7 +2,8 @@
 
 Redis when REDIS_URL is set (SET with expiry, GETDEL to consume), the database otherwise
 (INSERT, DELETE … RETURNING). Either way a consume is one atomic round trip, so of many
-concurrent finishes with one challenge exactly one gets the state.
+concurrent finishes with one challenge exactly one gets the state. Whether the ceremony is still
+within its timeout is the adapter's check (passkeys.webauthn.checks), with the other ceremony rules.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
+
+from core.errors import ErrorCode
 
 from .errors import PasskeyError
 from .models import Challenge
@@ -64,7 +67,7 @@ def challenge_save(pending: PendingCeremony) -> None:
 
 
 def challenge_consume(*, tenant_id: str, ceremony: str, challenge: str) -> PendingCeremony:
-    """Take the pending ceremony for this challenge; a second consume finds nothing."""
+    """Take the pending ceremony for this challenge, expired or not; a second consume finds nothing."""
     key = challenge_key(tenant_id, ceremony, challenge)
     if settings.REDIS_URL:
         value = _redis().getdel(key)
@@ -77,11 +80,8 @@ def challenge_consume(*, tenant_id: str, ceremony: str, challenge: str) -> Pendi
             row = cursor.fetchone()
         value = row[0] if row else None
     if value is None:
-        raise PasskeyError("No pending ceremony has this challenge.", code="challenge_not_found")
-    pending = PendingCeremony(**json.loads(value))
-    if pending.expires_at < time.time():
-        raise PasskeyError("The challenge has expired; start the ceremony again.", code="challenge_expired")
-    return pending
+        raise PasskeyError("No pending ceremony has this challenge.", code=ErrorCode.CHALLENGE_NOT_FOUND)
+    return PendingCeremony(**json.loads(value))
 
 
 def challenges_purge_expired() -> int:

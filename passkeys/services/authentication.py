@@ -10,15 +10,17 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import ErrorCode
 from tenants.models import Tenant
 
 from .. import webauthn
 from ..challenges import AUTHENTICATION, PendingCeremony, challenge_consume, challenge_save
 from ..errors import PasskeyError
 from ..models import Credential
+from ..selectors import credential_for_login, login_allow_list
 from ..signals import ceremony_started, ceremony_succeeded
 from ..tokens import token_issue
-from .announce import failures_announced
+from .announce import Attempt, failures_announced
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +45,7 @@ def authentication_start(
     Conditional mediation (passkey autofill) needs an empty allow list, so it is never user-bound.
     """
     bound_user_id = user_id if mediation != "conditional" else None
-    allow = None
-    if bound_user_id is not None:
-        rows = Credential.objects.filter(tenant=tenant, user__user_id=bound_user_id).values_list(
-            "credential_id", "transports"
-        )
-        allow = [(bytes(credential_id), transports) for credential_id, transports in rows]
+    allow = None if bound_user_id is None else login_allow_list(tenant=tenant, user_id=bound_user_id)
     user_verification = user_verification or tenant.user_verification
     options, challenge = webauthn.authentication_options(
         tenant=tenant, allow=allow, user_verification=user_verification
@@ -67,20 +64,10 @@ def authentication_start(
     return options
 
 
-def _check_user(*, stored: Credential, pending: PendingCeremony, user_handle: bytes | None) -> None:
-    """§7.2 step 6: the credential must belong to the identified user, and the handle must name its owner."""
-    if pending.user_id is not None and stored.user.user_id != pending.user_id:
-        raise PasskeyError("The credential belongs to another user.", code="user_handle_mismatch")
-    if pending.user_id is None and user_handle is None:
-        raise PasskeyError("A discoverable login must carry a user handle.", code="user_handle_mismatch")
-    if user_handle is not None and user_handle != bytes(stored.user.handle):
-        raise PasskeyError("The user handle is not the credential owner's.", code="user_handle_mismatch")
-
-
 def _possible_clone(stored: Credential) -> PasskeyError:
     logger.warning("possible cloned credential %s of tenant %s: sign counter regressed", stored.pk, stored.tenant_id)
     return PasskeyError(
-        "The signature counter went backwards: the credential may be cloned.", code="sign_count_regression"
+        "The signature counter went backwards: the credential may be cloned.", code=ErrorCode.SIGN_COUNT_REGRESSION
     )
 
 
@@ -89,31 +76,20 @@ def authentication_finish(
 ) -> AuthenticationResult:
     """Verify the browser's AuthenticationResponseJSON, update the credential, issue a token.
 
-    Costs one challenge consume, one credential lookup, the signature check and one update.
+    Consume the challenge, load the credential, verify (the adapter), update, announce: each once.
     """
-    with failures_announced(
-        tenant=tenant, ceremony=AUTHENTICATION, context={"user_id": None, "user_agent": user_agent, "ip": ip}
-    ) as context:
+    attempt = Attempt(user_agent=user_agent, ip=ip)
+    with failures_announced(tenant=tenant, ceremony=AUTHENTICATION, attempt=attempt):
         parsed = webauthn.authentication_parse(credential)
         pending = challenge_consume(tenant_id=str(tenant.pk), ceremony=AUTHENTICATION, challenge=parsed.challenge)
-        context["user_id"] = pending.user_id
-        try:
-            stored = Credential.objects.select_related("user").get(tenant=tenant, credential_id=parsed.raw_id)
-        except Credential.DoesNotExist:
-            raise PasskeyError("No credential with this id is registered.", code="credential_not_found") from None
-        context.update(user_id=stored.user.user_id, credential=stored)
-        _check_user(stored=stored, pending=pending, user_handle=webauthn.user_handle_of(parsed))
-        verified = webauthn.authentication_verify(
-            tenant=tenant,
-            parsed=parsed,
-            challenge=pending.challenge,
-            user_verification=pending.user_verification,
-            public_key=bytes(stored.public_key),
-            aaguid=stored.aaguid,
-            backup_eligible=stored.backup_eligible,
-        )
+        attempt.user_id = pending.user_id
+        stored = credential_for_login(tenant=tenant, credential_id=parsed.raw_id)
+        if stored is None:
+            raise PasskeyError("No credential with this id is registered.", code=ErrorCode.CREDENTIAL_NOT_FOUND)
+        attempt.user_id, attempt.credential = stored.user.user_id, stored
+        verified = webauthn.authentication_verify(tenant=tenant, parsed=parsed, pending=pending, stored=_record(stored))
         now = timezone.now()
-        # §7.2 step 22, checked by the UPDATE itself so one rule covers both a replayed counter and two
+        # §7.2 step 23, checked by the UPDATE itself so one rule covers both a replayed counter and two
         # concurrent logins with the same value: the new counter must exceed the stored one, unless both
         # are zero (an authenticator that does not count).
         counter_moved_on = Q(sign_count=0) if verified.sign_count == 0 else Q(sign_count__lt=verified.sign_count)
@@ -141,4 +117,17 @@ def authentication_finish(
     )
     return AuthenticationResult(
         credential=stored, user_verified=verified.user_verified, backed_up=verified.backed_up, token=token
+    )
+
+
+def _record(stored: Credential) -> webauthn.StoredCredential:
+    """The credential record as the adapter reads it."""
+    return webauthn.StoredCredential(
+        credential_id=bytes(stored.credential_id),
+        public_key=bytes(stored.public_key),
+        aaguid=stored.aaguid,
+        backup_eligible=stored.backup_eligible,
+        sign_count=stored.sign_count,
+        user_handle=bytes(stored.user.handle),
+        user_id=stored.user.user_id,
     )

@@ -12,7 +12,7 @@ from tenants.models import AuditAction, Tenant
 
 from ..models import Credential, PasskeyUser
 from ..providers import provider_name
-from ..selectors import credential_get
+from ..selectors import credential_get, user_credential_count
 from ..signals import credential_deleted, user_erased
 from .registration import passkey_user_get_or_create
 
@@ -80,7 +80,7 @@ def credential_delete(*, tenant: Tenant, credential_id: bytes) -> None:
 def user_delete(*, tenant: Tenant, user_id: str) -> None:
     """Erase the user's credentials and handle; idempotent, so a retried erasure also succeeds."""
     with transaction.atomic():
-        credentials = Credential.objects.filter(tenant=tenant, user__user_id=user_id).count()
+        credentials = user_credential_count(tenant=tenant, user_id=user_id)
         PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).delete()
         audit_record(
             tenant=tenant,

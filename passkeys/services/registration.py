@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from core.errors import ErrorCode
 from tenants.models import Tenant
 
 from .. import webauthn
@@ -16,22 +17,25 @@ from ..challenges import REGISTRATION, PendingCeremony, challenge_consume, chall
 from ..errors import PasskeyError, credential_exists
 from ..models import Credential, PasskeyUser
 from ..providers import provider_name
+from ..selectors import credential_id_taken, passkey_user_get, registration_exclude_list
 from ..signals import ceremony_started, ceremony_succeeded
-from .announce import failures_announced
+from .announce import Attempt, failures_announced
 
 USER_HANDLE_BYTES = 32
 
 
 def passkey_user_get_or_create(*, tenant: Tenant, user_id: str) -> PasskeyUser:
     """The user's WebAuthn handle is random and made once, at their first registration start."""
-    user = PasskeyUser.objects.filter(tenant=tenant, user_id=user_id).first()
+    user = passkey_user_get(tenant=tenant, user_id=user_id)
     if user is not None:
         return user
     try:
         with transaction.atomic():
             return PasskeyUser.objects.create(tenant=tenant, user_id=user_id, handle=os.urandom(USER_HANDLE_BYTES))
     except IntegrityError:  # a concurrent start created it first
-        return PasskeyUser.objects.get(tenant=tenant, user_id=user_id)
+        user = passkey_user_get(tenant=tenant, user_id=user_id)
+        assert user is not None  # noqa: S101 - the row that made the INSERT fail
+        return user
 
 
 @transaction.atomic  # a first start that cannot store its challenge leaves no user behind
@@ -47,14 +51,13 @@ def registration_start(
 ) -> dict[str, Any]:
     """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials."""
     user = passkey_user_get_or_create(tenant=tenant, user_id=user_id)
-    existing = list(Credential.objects.filter(user=user).values_list("credential_id", "transports"))
     user_verification = user_verification or tenant.user_verification
     options, challenge = webauthn.registration_options(
         tenant=tenant,
         user_handle=bytes(user.handle),
         username=username,
         display_name=display_name or username,
-        exclude=[(bytes(credential_id), transports) for credential_id, transports in existing],
+        exclude=registration_exclude_list(tenant=tenant, user=user),
         resident_key=resident_key or tenant.resident_key,
         user_verification=user_verification,
         authenticator_attachment=authenticator_attachment,
@@ -77,20 +80,16 @@ def registration_start(
 
 
 def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user_agent: str = "") -> Credential:
-    """Verify the browser's RegistrationResponseJSON and store the new credential."""
-    with failures_announced(
-        tenant=tenant, ceremony=REGISTRATION, context={"user_id": None, "user_agent": user_agent, "ip": None}
-    ) as context:
+    """Verify the browser's RegistrationResponseJSON and store the new credential.
+
+    Consume the challenge, verify (the adapter), apply the tenant's authenticator policy, insert, announce.
+    """
+    attempt = Attempt(user_agent=user_agent)
+    with failures_announced(tenant=tenant, ceremony=REGISTRATION, attempt=attempt):
         parsed = webauthn.registration_parse(credential)
         pending = challenge_consume(tenant_id=str(tenant.pk), ceremony=REGISTRATION, challenge=parsed.challenge)
-        context["user_id"] = pending.user_id
-        verified = webauthn.registration_verify(
-            tenant=tenant,
-            parsed=parsed,
-            challenge=pending.challenge,
-            user_verification=pending.user_verification,
-            algorithms=pending.algorithms,
-        )
+        attempt.user_id = pending.user_id
+        verified = webauthn.registration_verify(tenant=tenant, parsed=parsed, pending=pending)
         _aaguid_check(tenant=tenant, aaguid=verified.aaguid)
         provider = provider_name(verified.aaguid)
         stored = Credential(
@@ -128,10 +127,12 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
                     ip=None,
                 )
         except IntegrityError:
-            # §7.1 step 24: a credential id is registered once per relying party.
-            if Credential.objects.filter(tenant=tenant, credential_id=verified.credential_id).exists():
+            # §7.1 step 26: a credential id is registered once per relying party.
+            if credential_id_taken(tenant=tenant, credential_id=verified.credential_id):
                 raise credential_exists() from None
-            raise PasskeyError("The user was deleted during the ceremony.", code="challenge_not_found") from None
+            raise PasskeyError(
+                "The user was deleted during the ceremony.", code=ErrorCode.CHALLENGE_NOT_FOUND
+            ) from None
     return stored
 
 
@@ -141,5 +142,5 @@ def _aaguid_check(*, tenant: Tenant, aaguid: uuid.UUID) -> None:
     allowed = {str(value).strip().lower() for value in tenant.allowed_aaguids}
     if allowed and str(aaguid).lower() not in allowed:
         raise PasskeyError(
-            f"This tenant does not allow the authenticator with AAGUID {aaguid}.", code="attestation_untrusted"
+            f"This tenant does not allow the authenticator with AAGUID {aaguid}.", code=ErrorCode.ATTESTATION_UNTRUSTED
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from pyasn1.codec.der import encoder
 from pyasn1.type import tag, univ
 
 from passkeys import webauthn
-from passkeys.android_key import OID_KEY_DESCRIPTION, AndroidKeyAttestation, parse_key_description
+from passkeys.challenges import PendingCeremony
 from passkeys.errors import PasskeyError
+from passkeys.webauthn.formats.android_key import OID_KEY_DESCRIPTION, AndroidKeyAttestation, parse_key_description
 from tenants.models import Tenant
 
 VECTOR = Path(__file__).parent / "vectors" / "android_key_fido_conformance.json"
@@ -53,14 +55,23 @@ def capture(vector) -> tuple[dict[str, Any], AuthenticatorData, bytes]:
 
 
 def _verify(statement: dict[str, Any], auth_data: AuthenticatorData, client_data_hash: bytes):
-    return Attestation.for_type("android-key")().verify(statement, auth_data, client_data_hash)
+    return webauthn.format_verifier("android-key").verify(statement, auth_data, client_data_hash)
+
+
+def _pending(challenge: str) -> PendingCeremony:
+    return PendingCeremony(
+        tenant_id="", ceremony="", challenge=challenge, user_verification="preferred",
+        expires_at=time.time() + 300, algorithms=[-8, -7, -257],
+    )  # fmt: skip
 
 
 # --- the real capture ------------------------------------------------------------------------------------------
 
 
-def test_importing_the_module_registers_the_format():
-    assert Attestation.for_type("android-key") is AndroidKeyAttestation
+def test_the_adapter_registers_the_format_explicitly():
+    assert AndroidKeyAttestation in webauthn.FORMATS
+    assert type(webauthn.format_verifier("android-key")) is AndroidKeyAttestation
+    assert Attestation.for_type("android-key") is AndroidKeyAttestation  # python-fido2's own lookup agrees
 
 
 def test_real_capture_verifies_as_basic_with_its_chain(capture):
@@ -104,9 +115,7 @@ def test_real_capture_registers_through_the_adapter(vector):
     verified = webauthn.registration_verify(
         tenant=tenant,
         parsed=webauthn.registration_parse(credential),
-        challenge=vector["challenge"],
-        user_verification="preferred",
-        algorithms=[-8, -7, -257],
+        pending=_pending(vector["challenge"]),
     )
 
     assert verified.attestation_format == "android-key"
@@ -119,9 +128,7 @@ def test_real_capture_registers_through_the_adapter(vector):
         webauthn.registration_verify(
             tenant=tenant,
             parsed=webauthn.registration_parse(credential),
-            challenge=vector["challenge"],
-            user_verification="preferred",
-            algorithms=[-8, -7, -257],
+            pending=_pending(vector["challenge"]),
         )
     assert failure.value.code == "attestation_invalid" and "android-key" in failure.value.detail
 

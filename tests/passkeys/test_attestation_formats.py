@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from fido2.attestation import verify_x509_chain
 from fido2.utils import sha256, websafe_decode, websafe_encode
 
 from passkeys import webauthn
+from passkeys.challenges import PendingCeremony
 from passkeys.errors import PasskeyError
 from tenants.models import Tenant
 from tests.support.authenticator import make_attestation_chain
@@ -84,12 +86,12 @@ def _register(
         attestation="direct",
         attestation_roots=roots,
     )
+    pending = PendingCeremony(
+        tenant_id="", ceremony="", challenge=vector["challenge"], user_verification="preferred",
+        expires_at=time.time() + 300, algorithms=ALGORITHMS,
+    )  # fmt: skip
     return webauthn.registration_verify(
-        tenant=tenant,
-        parsed=webauthn.registration_parse(credential or vector["credential"]),
-        challenge=vector["challenge"],
-        user_verification="preferred",
-        algorithms=ALGORITHMS,
+        tenant=tenant, parsed=webauthn.registration_parse(credential or vector["credential"]), pending=pending
     )
 
 

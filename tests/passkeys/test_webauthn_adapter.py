@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from fido2 import cbor
 from fido2.utils import websafe_decode, websafe_encode
 
 from passkeys import webauthn
+from passkeys.challenges import PendingCeremony
 from passkeys.errors import PasskeyError
 from tenants.models import Tenant
 from tests.support.authenticator import SoftAuthenticator
@@ -50,6 +52,22 @@ def _json(options: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(options))
 
 
+def _pending(challenge: str) -> PendingCeremony:
+    """The pending ceremony a start would have saved for this challenge."""
+    return PendingCeremony(
+        tenant_id="", ceremony="", challenge=challenge, user_verification="preferred",
+        expires_at=time.time() + 300, algorithms=ALGORITHMS,
+    )  # fmt: skip
+
+
+def _stored(ceremony: Ceremony) -> webauthn.StoredCredential:
+    """The credential record the service would load for the ceremony's credential."""
+    return webauthn.StoredCredential(
+        credential_id=ceremony.credential_id, public_key=ceremony.public_key, aaguid=ceremony.aaguid,
+        backup_eligible=ceremony.backup_eligible, sign_count=0, user_handle=b"h" * 32, user_id="alice",
+    )  # fmt: skip
+
+
 @pytest.fixture
 def ceremony() -> Ceremony:
     # Unsaved: the adapter only reads a tenant's fields.
@@ -61,11 +79,7 @@ def ceremony() -> Ceremony:
     )  # fmt: skip
     registration = authenticator.create(_json(options), origin=ORIGIN)
     verified = webauthn.registration_verify(
-        tenant=tenant,
-        parsed=webauthn.registration_parse(registration),
-        challenge=registration_challenge,
-        user_verification="preferred",
-        algorithms=ALGORITHMS,
+        tenant=tenant, parsed=webauthn.registration_parse(registration), pending=_pending(registration_challenge)
     )
     options, authentication_challenge = webauthn.authentication_options(
         tenant=tenant, allow=None, user_verification="preferred"
@@ -302,27 +316,18 @@ def _run_adapter(kind: str, ceremony: Ceremony, data: Any) -> None:
         parsed = webauthn.registration_parse(data)
         assert isinstance(parsed.challenge, str)
         webauthn.registration_verify(
-            tenant=ceremony.tenant,
-            parsed=parsed,
-            challenge=ceremony.registration_challenge,
-            user_verification="preferred",
-            algorithms=ALGORITHMS,
+            tenant=ceremony.tenant, parsed=parsed, pending=_pending(ceremony.registration_challenge)
         )
         return
     parsed = webauthn.authentication_parse(data)
     assert isinstance(parsed.challenge, str)
-    webauthn.user_handle_of(parsed)
+    parsed.user_handle  # noqa: B018 - reading it must not raise either
     if parsed.raw_id != ceremony.credential_id:
         return  # the service finds no credential for it: credential_not_found
     webauthn.authentication_verify(
-        tenant=ceremony.tenant,
-        parsed=parsed,
-        challenge=ceremony.authentication_challenge,
-        user_verification="preferred",
-        public_key=ceremony.public_key,
-        aaguid=ceremony.aaguid,
-        backup_eligible=ceremony.backup_eligible,
-    )
+        tenant=ceremony.tenant, parsed=parsed, pending=_pending(ceremony.authentication_challenge),
+        stored=_stored(ceremony),
+    )  # fmt: skip
 
 
 def _shown(data: Any) -> str:

@@ -1,7 +1,7 @@
 """The "android-key" attestation statement format (WebAuthn Level 3 §8.4), which python-fido2 does not verify.
 
-Importing this module registers AndroidKeyAttestation: fido2's Attestation.for_type() looks verifiers up among
-Attestation.__subclasses__(). Trust in the chain (x5c to a Google root) is the caller's policy, as for every format.
+The adapter uses it because passkeys.webauthn.attestation.FORMATS lists it. Trust in the chain (x5c to a Google
+root) is the caller's policy, as for every format.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Attestation statement formats python-fido2 does not verify itself."""
