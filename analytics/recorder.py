@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import transaction
 from django.utils import timezone
 
 from passkeys import signals
+from passkeys.challenges import AUTHENTICATION, REGISTRATION
 
 from .models import EventType
 from .services.events import event_record, user_analytics_erase
 from .services.nudges import nudges_accept_on_registration
 
+if TYPE_CHECKING:
+    from passkeys.models import Credential
+    from tenants.models import Tenant
 
-def _started(sender, *, tenant, ceremony: str, user_id: str | None, **kwargs) -> None:
-    event_record(tenant=tenant, type=f"{ceremony}.started", user_id=user_id)
+# Each ceremony's events, by the ceremony names passkeys sends.
+STARTED = {REGISTRATION: EventType.REGISTRATION_STARTED, AUTHENTICATION: EventType.AUTHENTICATION_STARTED}
+SUCCEEDED = {REGISTRATION: EventType.REGISTRATION_SUCCEEDED, AUTHENTICATION: EventType.AUTHENTICATION_SUCCEEDED}
+FAILED = {REGISTRATION: EventType.REGISTRATION_FAILED, AUTHENTICATION: EventType.AUTHENTICATION_FAILED}
+
+def _started(sender: Any, *, tenant: Tenant, ceremony: str, user_id: str | None, **kwargs: Any) -> None:
+    event_record(tenant=tenant, type=STARTED[ceremony], user_id=user_id)
 
 
-def _succeeded(sender, *, tenant, ceremony: str, user_id: str, credential, user_agent: str = "", **kwargs) -> None:
-    if ceremony == "registration":
+def _succeeded(
+    sender: Any,
+    *,
+    tenant: Tenant,
+    ceremony: str,
+    user_id: str,
+    credential: Credential,
+    user_agent: str = "",
+    **kwargs: Any,
+) -> None:
+    if ceremony == REGISTRATION:
         _registered(tenant=tenant, user_id=user_id, credential=credential, user_agent=user_agent)
         return
     event_record(
         tenant=tenant,
-        type=f"{ceremony}.succeeded",
+        type=SUCCEEDED[ceremony],
         user_id=user_id,
         user_agent=user_agent,
         provider=credential.provider_name,
@@ -31,7 +51,7 @@ def _succeeded(sender, *, tenant, ceremony: str, user_id: str, credential, user_
 
 
 @transaction.atomic  # joins the ceremony's transaction when it has one: a rolled-back registration accepts nothing
-def _registered(*, tenant, user_id: str, credential, user_agent: str) -> None:
+def _registered(*, tenant: Tenant, user_id: str, credential: Credential, user_agent: str) -> None:
     """The registration's event and, at the same instant, the acceptance of the nudges it answers."""
     now = timezone.now()
     event_record(
@@ -46,10 +66,20 @@ def _registered(*, tenant, user_id: str, credential, user_agent: str) -> None:
     nudges_accept_on_registration(tenant=tenant, user_id=user_id, now=now)
 
 
-def _failed(sender, *, tenant, ceremony: str, code: str, user_id=None, credential=None, user_agent="", **kwargs):
+def _failed(
+    sender: Any,
+    *,
+    tenant: Tenant,
+    ceremony: str,
+    code: str,
+    user_id: str | None = None,
+    credential: Credential | None = None,
+    user_agent: str = "",
+    **kwargs: Any,
+) -> None:
     event_record(
         tenant=tenant,
-        type=f"{ceremony}.failed",
+        type=FAILED[ceremony],
         user_id=user_id,
         user_agent=user_agent,
         code=code,
@@ -58,7 +88,7 @@ def _failed(sender, *, tenant, ceremony: str, code: str, user_id=None, credentia
     )
 
 
-def _user_erased(sender, *, tenant, user_id: str, **kwargs) -> None:
+def _user_erased(sender: Any, *, tenant: Tenant, user_id: str, **kwargs: Any) -> None:
     user_analytics_erase(tenant=tenant, user_id=user_id)
 
 

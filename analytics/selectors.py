@@ -1,48 +1,121 @@
-"""Reads of the analytics domain: the adoption report the API and the dashboard both show."""
+"""Reads of the analytics domain, tenant first: a day's figures, the report's bounds and rows, what the
+nudge rules look at, and the few facts about passkeys analytics needs (read here and nowhere else in it)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from django.utils import timezone
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
 
-from tenants.errors import DomainError
+from core.errors import DomainError, ErrorCode
+from passkeys.selectors import (
+    passkey_owners_between,
+    passkey_owners_first_day,
+    passkey_users_count,
+    passkeys_of_user,
+)
 from tenants.models import Tenant
 
-from .services.metrics import BREAKDOWNS, COUNTED, adoption_metrics_stored, day_figures
+from .models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgeOutcome, NudgeSchedule, ScheduleStatus
+from .platforms import passkey_usable_on
+
+# --- A day's figures.
+
+COUNTED = {
+    "sign_ins": Q(type__in=[EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED]),
+    "passkey_sign_ins": Q(type=EventType.AUTHENTICATION_SUCCEEDED),
+    "registrations_started": Q(type=EventType.REGISTRATION_STARTED),
+    "registrations_completed": Q(type=EventType.REGISTRATION_SUCCEEDED),
+    "authentications_started": Q(type=EventType.AUTHENTICATION_STARTED),
+    "authentications_completed": Q(type=EventType.AUTHENTICATION_SUCCEEDED),
+    "authentication_failures": Q(type=EventType.AUTHENTICATION_FAILED),
+    "nudges_shown": Q(type=EventType.NUDGE_SHOWN),
+    "nudges_accepted": Q(type=EventType.NUDGE_ACCEPTED),
+    "nudges_dismissed": Q(type=EventType.NUDGE_DISMISSED),
+}
+# Breakdowns count passkey sign-ins by the family of what they came from.
+BREAKDOWNS = {"os_breakdown": "os_family", "browser_breakdown": "browser_family", "provider_breakdown": "provider"}
+STORED = [*COUNTED, "users", "passkey_users", *BREAKDOWNS]
+# Events that show a user exists.
+SEEN = [EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED, EventType.REGISTRATION_SUCCEEDED]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def users_seen_first_day(*, tenant: Tenant, until: datetime) -> QuerySet:
+    """(tenant_id, user id, first UTC day) of each user seen before `until`, from events and passkeys, as a subquery."""
+    seen = (
+        Event.objects.filter(tenant=tenant, occurred_at__lt=until, type__in=SEEN)
+        .exclude(user_id="")
+        .values("tenant_id", "user_id")
+        .annotate(first=Min(TruncDate("occurred_at", tzinfo=UTC)))
+    )
+    return seen.union(passkey_owners_first_day(tenant=tenant, until=until), all=True)
+
+
+def day_figures(*, tenant: Tenant, day: date) -> dict[str, Any]:
+    """Every stored figure of one UTC day, without writing anything."""
+    start, end = day_bounds(day)
+    events = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
+    figures = events.aggregate(**{name: Count("pk", filter=condition) for name, condition in COUNTED.items()})
+    passkey_sign_ins = events.filter(type=EventType.AUTHENTICATION_SUCCEEDED)
+    for name, column in BREAKDOWNS.items():
+        rows = passkey_sign_ins.exclude(**{column: ""}).values_list(column).annotate(n=Count("pk"))
+        figures[name] = dict(rows)
+    # Known users folded so far, plus this day's own (a live day may not be folded yet).
+    known = KnownUser.objects.filter(tenant=tenant, first_seen_on__lte=day).values_list("user_id")
+    seen = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end, type__in=SEEN)
+    figures["users"] = known.union(
+        seen.exclude(user_id="").values_list("user_id"), passkey_owners_between(tenant=tenant, start=start, end=end)
+    ).count()
+    figures["passkey_users"] = passkey_users_count(tenant=tenant, before=end)
+    return figures
+
+
+def daily_metrics_stored(*, tenant: Tenant, first: date, last: date) -> dict[date, DailyMetric]:
+    return {row.date: row for row in DailyMetric.objects.filter(tenant=tenant, date__gte=first, date__lte=last)}
+
+
+# --- The adoption report (GET /v1/metrics/adoption and the dashboard).
 
 # A report's bounds: each past day of it is computed once (six queries) and then read from its row,
 # so the first request for the longest range costs at most MAX_REPORT_DAYS computed days.
 MAX_REPORT_DAYS = 400
 EARLIEST_DAY = date(2000, 1, 1)  # no passkey existed before; keeps date arithmetic far from date.min
-STORED = [*COUNTED, "users", "passkey_users", *BREAKDOWNS]
 
 
-def _rate(numerator: int, denominator: int) -> float:
+def rate(numerator: int, denominator: int) -> float:
+    """The report's rates: a fraction rounded to 4 places, 0 when there is nothing to divide by."""
     return round(numerator / denominator, 4) if denominator else 0.0
 
 
-def _day_row(day: date, figures: dict) -> dict:
+def _day_row(day: date, figures: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "date": day.isoformat(),
         "users": figures["users"],
         "passkey_users": figures["passkey_users"],
-        "adoption_rate": _rate(figures["passkey_users"], figures["users"]),
+        "adoption_rate": rate(figures["passkey_users"], figures["users"]),
         "sign_ins": figures["sign_ins"],
         "passkey_sign_ins": figures["passkey_sign_ins"],
-        "passkey_sign_in_rate": _rate(figures["passkey_sign_ins"], figures["sign_ins"]),
+        "passkey_sign_in_rate": rate(figures["passkey_sign_ins"], figures["sign_ins"]),
         "registrations_started": figures["registrations_started"],
         "registrations_completed": figures["registrations_completed"],
-        "registration_completion_rate": _rate(figures["registrations_completed"], figures["registrations_started"]),
+        "registration_completion_rate": rate(figures["registrations_completed"], figures["registrations_started"]),
         "authentications_started": figures["authentications_started"],
         "authentications_completed": figures["authentications_completed"],
         "authentication_failures": figures["authentication_failures"],
-        "authentication_success_rate": _rate(figures["authentications_completed"], figures["authentications_started"]),
+        "authentication_success_rate": rate(figures["authentications_completed"], figures["authentications_started"]),
         "nudges_shown": figures["nudges_shown"],
         "nudges_accepted": figures["nudges_accepted"],
         "nudges_dismissed": figures["nudges_dismissed"],
-        "nudge_conversion_rate": _rate(figures["nudges_accepted"], figures["nudges_shown"]),
+        "nudge_conversion_rate": rate(figures["nudges_accepted"], figures["nudges_shown"]),
     }
 
 
@@ -55,27 +128,29 @@ def report_range(*, first: date | None, last: date | None, today: date, default_
     )
     last = last or today
     if not EARLIEST_DAY <= last <= today or (first is not None and first < EARLIEST_DAY):
-        raise DomainError(f"The dates are out of range: {limits}.", code="validation_error")
+        raise DomainError(f"The dates are out of range: {limits}.", code=ErrorCode.VALIDATION_ERROR)
     first = first or max(EARLIEST_DAY, last - timedelta(days=default_days - 1))
     if first > last:
-        raise DomainError("'from' must be on or before 'to'.", code="validation_error")
+        raise DomainError("'from' must be on or before 'to'.", code=ErrorCode.VALIDATION_ERROR)
     if (last - first).days >= MAX_REPORT_DAYS:
-        raise DomainError(f"The range is {(last - first).days + 1} days long: {limits}.", code="validation_error")
+        raise DomainError(
+            f"The range is {(last - first).days + 1} days long: {limits}.", code=ErrorCode.VALIDATION_ERROR
+        )
     return first, last
 
 
-def adoption_report(*, tenant: Tenant, first: date, last: date) -> dict:
-    """The daily series and breakdowns for [first, last]: past days from their stored rows (computed
-    and stored the first time they are asked for), today computed live from the same SQL."""
-    today = timezone.now().date()
-    stored = {
-        day: {name: getattr(metric, name) for name in STORED}
-        for day, metric in adoption_metrics_stored(tenant=tenant, first=first, last=last).items()
-    }
+def adoption_report_compose(
+    *, tenant: Tenant, first: date, last: date, stored: Mapping[date, DailyMetric], today: date
+) -> dict[str, Any]:
+    """The daily series and breakdowns for [first, last]: past days from their `stored` rows, the
+    others (today, or a past day without a row) computed live from the same SQL."""
     days, breakdowns = [], {"os": Counter(), "browser": Counter(), "provider": Counter()}
     day = first
     while day <= last:
-        figures = stored[day] if day in stored and day < today else day_figures(tenant=tenant, day=day)
+        if day in stored and day < today:
+            figures = {name: getattr(stored[day], name) for name in STORED}
+        else:
+            figures = day_figures(tenant=tenant, day=day)
         days.append(_day_row(day, figures))
         for key, name in (("os", "os_breakdown"), ("browser", "browser_breakdown"), ("provider", "provider_breakdown")):
             breakdowns[key].update(figures[name])
@@ -87,3 +162,55 @@ def adoption_report(*, tenant: Tenant, first: date, last: date) -> dict:
         "days": days,
         "breakdowns": {key: dict(counter.most_common()) for key, counter in breakdowns.items()},
     }
+
+
+# --- What the nudge rules look at.
+
+
+def has_usable_passkey(*, tenant: Tenant, user_id: str, os_family: str) -> bool:
+    """Whether one of the user's passkeys signs in on `os_family` by itself (analytics.platforms' rule)."""
+    passkeys = passkeys_of_user(tenant=tenant, user_id=user_id)
+    if not passkeys:
+        return False
+    registered_on = dict(
+        Event.objects.filter(tenant=tenant, user_id=user_id, type=EventType.REGISTRATION_SUCCEEDED).values_list(
+            "credential_id", "os_family"
+        )
+    )
+    return any(
+        passkey_usable_on(
+            os_family=os_family,
+            registered_os=registered_on.get(credential_id, ""),
+            backed_up=backed_up,
+            provider=provider,
+        )
+        for credential_id, backed_up, provider in passkeys
+    )
+
+
+OPEN_OUTCOMES = ["", NudgeOutcome.SHOWN]  # not answered yet
+
+
+def nudges_open(*, tenant: Tenant, user_id: str, now: datetime) -> QuerySet[Nudge]:
+    """The user's unanswered nudges whose acceptance window contains `now`."""
+    return Nudge.objects.filter(
+        tenant=tenant, user_id=user_id, outcome__in=OPEN_OUTCOMES, created_at__lte=now, accept_until__gte=now
+    )
+
+
+def nudges_answered_by_registration(*, now: datetime) -> QuerySet[Nudge]:
+    """Unanswered nudges of the last 31 days (every tenant) whose user registered a passkey inside their window."""
+    registered = Event.objects.filter(
+        tenant=OuterRef("tenant"),
+        user_id=OuterRef("user_id"),
+        type=EventType.REGISTRATION_SUCCEEDED,
+        occurred_at__gte=OuterRef("created_at"),
+        occurred_at__lte=OuterRef("accept_until"),
+    )
+    pending = Nudge.objects.filter(outcome__in=OPEN_OUTCOMES, created_at__gte=now - timedelta(days=31))
+    return pending.filter(Exists(registered))
+
+
+def nudge_schedules_due(*, now: datetime) -> QuerySet[NudgeSchedule]:
+    """Schedules (every tenant) whose cooldown, rest or retry time has passed."""
+    return NudgeSchedule.objects.filter(status=ScheduleStatus.WAITING, next_eligible_at__lte=now)

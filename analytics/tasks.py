@@ -5,18 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
 
+from core.transient import TRANSIENT
 from passkeys.challenges import challenges_purge_expired
 
 from .services.metrics import adoption_metrics_compute_range
 from .services.nudges import nudges_schedule
 from .services.retention import events_purge_expired
 
-TRANSIENT = (OperationalError, InterfaceError, BrokerError, RedisConnectionError)
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
 
 

@@ -16,11 +16,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from tenants.errors import DomainError
+from core.errors import DomainError
 from tenants.models import Tenant
 from tenants.selectors import tenants_visible_to
 
-from .selectors import adoption_report, report_range
+from .selectors import rate, report_range
+from .services.metrics import adoption_report
 
 DEFAULT_DAYS = 30
 PRESETS = (7, 30, 90, 365)
@@ -71,10 +72,6 @@ _FUNNEL_FIGURES = (
 )
 
 
-def _rate(numerator: int, denominator: int) -> float:
-    return round(numerator / denominator, 4) if denominator else 0.0  # the report's own rounding
-
-
 def _percent(rate: float) -> str:
     return f"{rate * 100:.1f} %"
 
@@ -84,7 +81,7 @@ def report_headlines(report: dict) -> list[dict]:
     days = report["days"]
     latest = days[-1]
     total = {name: sum(day[name] for day in days) for name in latest if name != "date" and not name.endswith("rate")}
-    sign_in_rate = _rate(total["passkey_sign_ins"], total["sign_ins"])
+    sign_in_rate = rate(total["passkey_sign_ins"], total["sign_ins"])
     cards = [
         ("users", "Users", latest["users"], f"known on {latest['date']}"),
         ("passkey_users", "Passkey users", latest["passkey_users"], f"with a passkey on {latest['date']}"),
@@ -121,9 +118,9 @@ def report_funnels(report: dict) -> dict[str, str]:
     """Conversion over the whole range for each funnel's panel header."""
     total = {name: sum(day[name] for day in report["days"]) for name in _FUNNEL_FIGURES}
     return {
-        "registration": _percent(_rate(total["registrations_completed"], total["registrations_started"])),
-        "authentication": _percent(_rate(total["authentications_completed"], total["authentications_started"])),
-        "nudge": _percent(_rate(total["nudges_accepted"], total["nudges_shown"])),
+        "registration": _percent(rate(total["registrations_completed"], total["registrations_started"])),
+        "authentication": _percent(rate(total["authentications_completed"], total["authentications_started"])),
+        "nudge": _percent(rate(total["nudges_accepted"], total["nudges_shown"])),
     }
 
 

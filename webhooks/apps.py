@@ -6,7 +6,8 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from . import caching, receivers
+        from . import caching, receivers, services, tasks
 
         receivers.connect()
         caching.connect_invalidation()
+        services.deliveries_enqueue_use(tasks.deliveries_enqueue)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,9 +12,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.errors import DomainError
 from tenants.audit import audit_record, field_changes
-from tenants.errors import DomainError
-from tenants.models import Tenant
+from tenants.models import AuditAction, Tenant
 
 from . import conf, signing
 from .models import Delivery, DeliveryStatus, Endpoint, EventType, message_id_new
@@ -22,12 +22,6 @@ from .selectors import endpoint_subscriptions
 from .validators import endpoint_url_problem
 
 logger = logging.getLogger(__name__)
-
-# Audit actions (tenants.models.AuditAction should name them for the admin's display).
-AUDIT_ENDPOINT_CREATED = "webhook_endpoint.created"
-AUDIT_ENDPOINT_UPDATED = "webhook_endpoint.updated"
-AUDIT_ENDPOINT_DELETED = "webhook_endpoint.deleted"
-AUDIT_SECRET_ROTATED = "webhook_secret.rotated"  # noqa: S105 - an action name
 
 EDITABLE_FIELDS = ("url", "description", "event_types", "enabled")
 
@@ -76,7 +70,7 @@ def endpoint_add(*, endpoint: Endpoint) -> str:
         endpoint.save(force_insert=True)
         audit_record(
             tenant=endpoint.tenant,
-            action=AUDIT_ENDPOINT_CREATED,
+            action=AuditAction.WEBHOOK_ENDPOINT_CREATED,
             target=f"Webhook endpoint {endpoint.url}",
             changes=field_changes(None, endpoint, EDITABLE_FIELDS),
         )
@@ -101,7 +95,7 @@ def endpoint_update(*, endpoint: Endpoint, **fields: Any) -> Endpoint:
         if changes:
             audit_record(
                 tenant=endpoint.tenant,
-                action=AUDIT_ENDPOINT_UPDATED,
+                action=AuditAction.WEBHOOK_ENDPOINT_UPDATED,
                 target=f"Webhook endpoint {endpoint.url}",
                 changes=changes,
             )
@@ -111,7 +105,11 @@ def endpoint_update(*, endpoint: Endpoint, **fields: Any) -> Endpoint:
 def endpoint_delete(*, endpoint: Endpoint) -> None:
     """Delete the endpoint and its delivery log."""
     with transaction.atomic():
-        audit_record(tenant=endpoint.tenant, action=AUDIT_ENDPOINT_DELETED, target=f"Webhook endpoint {endpoint.url}")
+        audit_record(
+            tenant=endpoint.tenant,
+            action=AuditAction.WEBHOOK_ENDPOINT_DELETED,
+            target=f"Webhook endpoint {endpoint.url}",
+        )
         endpoint.delete()
 
 
@@ -143,7 +141,7 @@ def endpoint_secret_rotate(*, endpoint: Endpoint, overlap: timedelta | None = No
         )
         audit_record(
             tenant=endpoint.tenant,
-            action=AUDIT_SECRET_ROTATED,
+            action=AuditAction.WEBHOOK_SECRET_ROTATED,
             target=f"Webhook endpoint {endpoint.url}",
             changes={"old secret signs until": [None, _iso(endpoint.previous_secret_expires_at)]},
         )
@@ -228,9 +226,19 @@ def deliveries_redeliver(*, deliveries: QuerySet[Delivery], now: datetime | None
     return updated
 
 
+# How committed deliveries reach the workers: webhooks.tasks registers it at app ready (WebhooksConfig.ready).
+# Tasks wrap services; a hook rather than an import keeps that dependency pointing one way.
+_enqueue_hook: Callable[[list[int]], None] | None = None
+
+
+def deliveries_enqueue_use(enqueue: Callable[[list[int]], None]) -> None:
+    """Register how logged deliveries are handed to the workers (webhooks.tasks.deliveries_enqueue)."""
+    global _enqueue_hook
+    _enqueue_hook = enqueue
+
+
 def _enqueue(delivery_ids: list[int]) -> None:
     # A broker that is down must not fail the ceremony (robust=True logs it instead); the rows are
-    # already due, so the deliver_due sweep sends them later.
-    from .tasks import deliveries_enqueue  # tasks import this module
-
-    deliveries_enqueue(delivery_ids)
+    # already due, so the deliver_due sweep sends them later, as it does when no hook is registered.
+    if _enqueue_hook is not None:
+        _enqueue_hook(delivery_ids)

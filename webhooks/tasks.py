@@ -6,10 +6,10 @@ import logging
 import threading
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
+
+from core.transient import TRANSIENT
 
 from .selectors import deliveries_due
 from .sending import Claim, deliveries_send_due, delivery_attempt, delivery_claim_and_attempt
@@ -17,7 +17,6 @@ from .services import endpoint_secrets_expire
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError, BrokerError, RedisConnectionError)
 # A retry message held longer than Redis's visibility timeout (1 h) may be handed to a second
 # worker; longer back-offs are left to the deliver_due sweep, which reads the schedule from the table.
 CELERY_RETRY_MAX_SECONDS = 3000

@@ -8,28 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from passkeys.models import Credential
-from tenants.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Tenant
 
 from ..models import Event, EventType, Nudge, NudgeOutcome, NudgePolicy, NudgeSchedule, ScheduleStatus
+from ..selectors import has_usable_passkey, nudge_schedules_due, nudges_answered_by_registration, nudges_open
 from ..signals import nudge_due
 from ..useragents import client_of
 from .events import event_record
 
 # A user whose browser had no platform authenticator is looked at again after this long.
 NOT_READY_RETRY = timedelta(days=7)
-
-# Where a synced passkey from these providers can be used without another device.
-PROVIDER_PLATFORMS = {
-    "iCloud Keychain": {"iOS", "Mac OS X"},
-    "Apple Passwords": {"iOS", "Mac OS X"},
-    "Google Password Manager": {"Android", "Chrome OS", "Windows", "Mac OS X", "Linux", "Ubuntu"},
-    "Windows Hello": {"Windows"},
-}
 
 
 @dataclass(frozen=True)
@@ -47,40 +38,6 @@ def in_rollout(*, tenant_id: uuid.UUID, user_id: str, percent: int) -> bool:
     """A stable bucket per (tenant, user): raising the percentage only ever adds users."""
     digest = hashlib.sha256(f"{tenant_id}:{user_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 100 < percent
-
-
-def _usable_on(*, os_family: str, backed_up: bool, provider: str, registered_os: str) -> bool:
-    if registered_os and registered_os == os_family:
-        return True
-    if not backed_up:
-        return False  # a device-bound passkey works where it was made (or through hybrid, which we do not count)
-    platforms = PROVIDER_PLATFORMS.get(provider)
-    return os_family in platforms if platforms is not None else bool(provider)  # third-party managers sync anywhere
-
-
-def has_usable_passkey(*, tenant: Tenant, user_id: str, os_family: str) -> bool:
-    credentials = list(
-        # Naming the user's tenant too lets the unique (tenant, user_id) index drive the join.
-        Credential.objects.filter(tenant=tenant, user__tenant=tenant, user__user_id=user_id).values_list(
-            "credential_id", "backed_up", "provider_name"
-        )
-    )
-    if not credentials:
-        return False
-    registered_on = dict(
-        Event.objects.filter(tenant=tenant, user_id=user_id, type=EventType.REGISTRATION_SUCCEEDED).values_list(
-            "credential_id", "os_family"
-        )
-    )
-    return any(
-        _usable_on(
-            os_family=os_family,
-            backed_up=backed_up,
-            provider=provider,
-            registered_os=registered_on.get(bytes(credential_id), ""),
-        )
-        for credential_id, backed_up, provider in credentials
-    )
 
 
 def _decide(
@@ -202,13 +159,7 @@ def nudges_accept_on_registration(*, tenant: Tenant, user_id: str, now: datetime
     now = now or timezone.now()
     with transaction.atomic():
         # Locked like the sweep locks them, so a concurrent sweep and this never both accept one nudge.
-        open_nudges = Nudge.objects.select_for_update().filter(
-            tenant=tenant,
-            user_id=user_id,
-            outcome__in=["", NudgeOutcome.SHOWN],
-            created_at__lte=now,
-            accept_until__gte=now,
-        )
+        open_nudges = nudges_open(tenant=tenant, user_id=user_id, now=now).select_for_update()
         accepted = sum(
             _outcome_apply(tenant=tenant, nudge=nudge, outcome=NudgeOutcome.ACCEPTED, now=now) for nudge in open_nudges
         )
@@ -229,19 +180,10 @@ def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
     """Beat's sweep: count registrations inside a nudge's window as accepting it, and mark
     users whose cooldown, rest or retry time has passed as due again. Safe to run twice."""
     now = now or timezone.now()
-    registered = Event.objects.filter(
-        tenant=OuterRef("tenant"),
-        user_id=OuterRef("user_id"),
-        type=EventType.REGISTRATION_SUCCEEDED,
-        occurred_at__gte=OuterRef("created_at"),
-        occurred_at__lte=OuterRef("accept_until"),
-    )
     accepted = 0
     with transaction.atomic():
-        pending = Nudge.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            outcome__in=["", NudgeOutcome.SHOWN], created_at__gte=now - timedelta(days=31)
-        )
-        for nudge in pending.filter(Exists(registered)).select_related("tenant"):
+        answered = nudges_answered_by_registration(now=now).select_for_update(skip_locked=True, of=("self",))
+        for nudge in answered.select_related("tenant"):
             # Registrations accept their nudges themselves; this catches only what they could not.
             if not _outcome_apply(tenant=nudge.tenant, nudge=nudge, outcome=NudgeOutcome.ACCEPTED, now=now):
                 continue
@@ -251,9 +193,7 @@ def nudges_schedule(*, now: datetime | None = None) -> ScheduleSweep:
             accepted += 1
     due = []
     with transaction.atomic():
-        rows = NudgeSchedule.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            status=ScheduleStatus.WAITING, next_eligible_at__lte=now
-        )
+        rows = nudge_schedules_due(now=now).select_for_update(skip_locked=True, of=("self",))
         for schedule in rows.select_related("tenant"):
             due.append(
                 Event(tenant=schedule.tenant, type=EventType.NUDGE_DUE, user_id=schedule.user_id, occurred_at=now)

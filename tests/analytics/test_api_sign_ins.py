@@ -8,8 +8,11 @@ import pytest
 
 from analytics.models import Event, EventType, Nudge
 from analytics.services.nudges import nudge_policy_for
+from passkeys.services.credentials import credential_import
+from tenants import caching
 from tests.support.api import assert_problem
 
+GOOGLE = uuid.UUID("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4")  # "Google Password Manager": syncs to Android
 ANDROID = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Mobile Safari/537.36"
@@ -114,3 +117,54 @@ def test_ceremonies_scope_is_enough(make_api, tenant):
 def test_request_without_key_is_refused(api):
     response = api.client.post("/v1/sign-ins", READY, format="json")
     assert_problem(response, 401, "invalid_api_key")
+
+
+# --- cost -------------------------------------------------------------------------------------------
+# Statements one sign-in costs, counted inside the test's transaction, so the request's own transaction
+# shows as SAVEPOINT … RELEASE (2 of them), and creating a user's schedule as SAVEPOINT, INSERT, RELEASE.
+# The API key comes from the Redis cache (its once-a-minute last-use touch is switched off here).
+SIGN_IN_QUERIES = {
+    # event, policy, schedule (found), the user's passkeys (none), nudge, schedule update, decision event
+    "prompted_again": 2 + 7,
+    # the same, the schedule created first
+    "prompted_first_time": 2 + 7 + 3,
+    # event, policy, schedule, the user's passkeys, where they were registered, schedule update
+    "has_passkey": 2 + 6,
+    # event, policy
+    "disabled": 2 + 2,
+}
+
+
+@pytest.fixture
+def warm(api, monkeypatch):
+    """A first request has cached the API key, and no last-use UPDATE lands inside a counted request."""
+    monkeypatch.setattr(caching, "api_key_touch_due", lambda prefix: False)
+    assert sign_in(api, user_id="warm-up").status_code == 201
+    return api
+
+
+def test_a_first_prompting_sign_in_costs_a_known_number_of_queries(warm, django_assert_num_queries):
+    with django_assert_num_queries(SIGN_IN_QUERIES["prompted_first_time"]):
+        assert sign_in(warm).json()["reason"] == "no_passkey_on_platform"
+
+
+def test_a_returning_prompted_sign_in_costs_a_known_number_of_queries(warm, django_assert_num_queries):
+    sign_in(warm)
+    with django_assert_num_queries(SIGN_IN_QUERIES["prompted_again"]):
+        assert sign_in(warm).json()["reason"] == "no_passkey_on_platform"
+
+
+def test_a_sign_in_of_a_user_with_a_usable_passkey_costs_a_known_number_of_queries(warm, django_assert_num_queries):
+    credential_import(tenant=warm.tenant, user_id="alice", credential_id=b"\x01" * 16, public_key=b"unused",
+                      algorithm=-7, aaguid=GOOGLE, backup_eligible=True, backed_up=True)  # fmt: skip
+    sign_in(warm)
+    with django_assert_num_queries(SIGN_IN_QUERIES["has_passkey"]):
+        assert sign_in(warm).json()["reason"] == "has_passkey"
+
+
+def test_a_sign_in_with_the_policy_off_costs_a_known_number_of_queries(warm, django_assert_num_queries):
+    policy = nudge_policy_for(warm.tenant)
+    policy.enabled = False
+    policy.save()
+    with django_assert_num_queries(SIGN_IN_QUERIES["disabled"]):
+        assert sign_in(warm).json()["reason"] == "disabled"

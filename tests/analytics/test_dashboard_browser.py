@@ -12,9 +12,8 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import EventType
-from analytics.selectors import adoption_report
 from analytics.services.events import event_record
-from analytics.services.metrics import adoption_metrics_compute_range
+from analytics.services.metrics import adoption_metrics_compute_range, adoption_report
 from analytics.services.nudges import nudge_outcome_record, sign_in_record
 from passkeys.services.credentials import credential_import
 from tenants.models import Membership

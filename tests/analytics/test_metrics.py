@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from django.forms.models import model_to_dict
 
 from analytics.models import DailyMetric, EventType, KnownUser
-from analytics.selectors import adoption_report
+from analytics.selectors import day_figures
 from analytics.services.events import event_record
-from analytics.services.metrics import adoption_metrics_compute, adoption_metrics_compute_range, day_figures
+from analytics.services.metrics import adoption_metrics_compute, adoption_metrics_compute_range, adoption_report
 from passkeys.services.credentials import credential_import
 
 D1, D2, D3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)

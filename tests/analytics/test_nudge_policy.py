@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.models import EventType, Nudge, NudgeSchedule, ScheduleStatus
+from analytics.selectors import has_usable_passkey
 from analytics.services.events import event_record
 from analytics.services.nudges import (
     NOT_READY_RETRY,
-    has_usable_passkey,
     in_rollout,
     nudge_outcome_record,
     nudge_policy_for,

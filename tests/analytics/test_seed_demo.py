@@ -12,8 +12,8 @@ from django.utils import timezone
 from fido2 import cbor
 from fido2.cose import CoseKey
 
-from analytics.demo import PROVIDERS
 from analytics.models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgePolicy
+from analytics.seed.population import PROVIDERS
 from analytics.services.events import event_record
 from passkeys.models import Credential, PasskeyUser
 from tenants.models import Tenant

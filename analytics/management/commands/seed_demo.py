@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analytics.demo import demo_history_seed
+from analytics.seed import demo_history_seed
 from tenants.services import demo_tenant_get_or_create
 
 

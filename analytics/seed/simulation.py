@@ -1,106 +1,48 @@
-"""Synthetic demo history, recorded through the services the API uses, so the dashboard tells a story.
+"""The demo's history, day by day: each visit goes through the services the API uses, with an explicit time.
 
-Users sign in with passwords and other methods; a staged nudge rollout prompts them to create
-passkeys on the devices they use; those who do sign in with passkeys from then on, with the odd
-failure. Every step goes through the services with an explicit time (the ceremony services stamp
-`now`, so their events are recorded with `event_record(occurred_at=...)` as the recorder would).
+The ceremony services stamp `now`, so a passkey ceremony's events are recorded with
+`event_record(occurred_at=...)` as the recorder would, and its credential is stored with
+`credential_import`.
 """
 
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from fido2 import cbor
-from fido2.cose import ES256
 
 from passkeys.models import Credential, PasskeyUser
 from passkeys.services.credentials import credential_import
 from tenants.models import Tenant
 
-from .models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgeOutcome, NudgeSchedule
-from .services.events import event_record
-from .services.metrics import adoption_metrics_compute_range
-from .services.nudges import PROVIDER_PLATFORMS, nudge_outcome_record, nudge_policy_for, sign_in_record
+from ..models import Event, EventType, Nudge, NudgeOutcome, NudgeSchedule
+from ..platforms import passkey_usable_on
+from ..services.events import event_record
+from ..services.nudges import nudge_outcome_record, nudge_policy_for, sign_in_record
+from .population import (
+    ACTIVITY,
+    AUTHENTICATION_FAILURES,
+    DEVICES,
+    HOURS,
+    IDENTIFIED,
+    METHODS,
+    PROVIDERS,
+    REGISTRATION_FAILURES,
+    Device,
+)
 
-
-@dataclass(frozen=True)
-class Provider:
-    aaguid: uuid.UUID
-    synced: bool  # backup eligible and backed up
-    id_length: int
-    transports: tuple[str, ...]
-
-
-# Real AAGUIDs; the security key's (a YubiKey 5 Series) is not in the passkey provider list, so it has no name.
-PROVIDERS = {
-    "apple": Provider(uuid.UUID("fbfc3007-154e-4ecc-8c0b-6e020557d7bd"), True, 20, ("hybrid", "internal")),
-    "google": Provider(uuid.UUID("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"), True, 16, ("hybrid", "internal")),
-    "windows": Provider(uuid.UUID("08987058-cadc-4b81-b6e1-30de50dcbe96"), False, 32, ("internal",)),
-    "1password": Provider(uuid.UUID("bada5566-a7aa-401f-bd96-45619a55120d"), True, 32, ("hybrid", "internal")),
-    "bitwarden": Provider(uuid.UUID("d548826e-79b4-db40-a3d8-11116f7e8349"), True, 16, ("internal",)),
-    "security_key": Provider(uuid.UUID("cb69481e-8ff7-4039-93ec-0a2729a154a8"), False, 32, ("nfc", "usb")),
-}
-
-
-@dataclass(frozen=True)
-class Device:
-    os: str  # as ua-parser names it
-    user_agent: str  # with {v} for a version, so that user agents vary like real traffic
-    versions: tuple[str, ...]
-    ready: float  # share of these devices where isUserVerifyingPlatformAuthenticatorAvailable() is true
-    providers: dict[str, int]  # where a passkey made on this device is kept, by weight
-    share: int
-    mobile: bool
-
-
-_CHROME = ("124.0.0.0", "125.0.0.0", "126.0.0.0", "127.0.0.0")
-_APPLE = ("17_4", "17_5", "17_6", "18_0")
-_SAFARI = ("17.4", "17.5", "17.6", "18.0")
-_FIREFOX = ("125.0", "126.0", "127.0", "128.0")
-_WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
-DEVICES = (
-    Device("iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/17.5 Mobile/15E148 Safari/604.1", _APPLE, 0.97,
-           {"apple": 85, "1password": 9, "bitwarden": 6}, 30, True),
-    Device("Android", f"Mozilla/5.0 (Linux; Android 14; K) {_WEBKIT} Chrome/{{v}} Mobile Safari/537.36", _CHROME, 0.95,
-           {"google": 86, "1password": 6, "bitwarden": 8}, 24, True),
-    Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.88,
-           {"windows": 45, "google": 30, "1password": 10, "bitwarden": 7, "security_key": 8}, 16, False),
-    Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36 Edg/{{v}}",
-           _CHROME, 0.9, {"windows": 70, "1password": 10, "bitwarden": 8, "security_key": 12}, 8, False),
-    Device("Windows", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.8,
-           {"windows": 65, "1password": 12, "bitwarden": 13, "security_key": 10}, 4, False),
-    Device("Mac OS X", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/{v} Safari/605.1.15", _SAFARI, 0.95, {"apple": 82, "1password": 12, "bitwarden": 6}, 8, False),
-    Device("Mac OS X", f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME,
-           0.93, {"google": 50, "apple": 25, "1password": 15, "bitwarden": 5, "security_key": 5}, 6, False),
-    Device("Linux", "Mozilla/5.0 (X11; Linux x86_64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.2,
-           {"bitwarden": 45, "1password": 25, "security_key": 30}, 2, False),
-    Device("Linux", f"Mozilla/5.0 (X11; Linux x86_64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.55,
-           {"google": 55, "bitwarden": 20, "1password": 10, "security_key": 15}, 2, False),
-)  # fmt: skip
-
-METHODS = {"password": 70, "otp": 10, "magic_link": 8, "social": 9, "sso": 3}
-# Codes from the error contract; the first group is raised once the credential is known.
-AUTHENTICATION_FAILURES = {
-    "user_verification_required": 14, "signature_invalid": 5, "sign_count_regression": 3, "user_handle_mismatch": 5,
-    "challenge_expired": 32, "credential_not_found": 25, "origin_not_allowed": 8, "challenge_not_found": 8,
-}  # fmt: skip
-IDENTIFIED = {"user_verification_required", "signature_invalid", "sign_count_regression", "user_handle_mismatch"}
-REGISTRATION_FAILURES = {
-    "challenge_expired": 40, "credential_exists": 25, "user_verification_required": 15, "origin_not_allowed": 10,
-    "unsupported_algorithm": 5, "attestation_invalid": 5,
-}  # fmt: skip
-# Sign-ins per day by kind of user, and the share of each kind.
-ACTIVITY = ((0.12, 6), (0.05, 24), (0.025, 70))
-HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 6, 5, 4, 3, 2)  # UTC, a mostly European service
+# Every demo passkey's public key: a real ES256 COSE_Key (CBOR) whose private half was thrown away, so no
+# demo credential can ever sign in. Made once with python-fido2 (only passkeys/webauthn may import it):
+#   cbor.encode(dict(ES256.from_cryptography_key(ec.generate_private_key(ec.SECP256R1()).public_key())))
+DEMO_PUBLIC_KEY = bytes.fromhex(
+    "a50102032620012158208279e318ebc845ed769cde5dc192f97e1e85600a940861a983d8e6532e33b908"
+    "2258208e914ef7ff20fc1a2f9086977eebd66626dc2c2bc37a38cac23136574a741a80"
+)
+DEMO_ALGORITHM = -7  # ES256, the COSE algorithm of DEMO_PUBLIC_KEY
 
 
 @dataclass
@@ -109,13 +51,13 @@ class _Passkey:
     os: str  # where it was registered
 
     def usable_on(self, os_family: str) -> bool:
-        """The nudge service's own rule: where it was made, or anywhere its provider syncs to."""
-        if os_family == self.os:
-            return True
-        if not self.credential.backed_up:
-            return False
-        platforms = PROVIDER_PLATFORMS.get(self.credential.provider_name)
-        return os_family in platforms if platforms is not None else bool(self.credential.provider_name)
+        """The nudge service's own rule (analytics.platforms), so simulated users act as the nudges expect."""
+        return passkey_usable_on(
+            os_family=os_family,
+            registered_os=self.os,
+            backed_up=self.credential.backed_up,
+            provider=self.credential.provider_name,
+        )
 
 
 @dataclass
@@ -132,56 +74,6 @@ class _User:
         return next((p for p in self.passkeys if p.usable_on(os_family)), None)
 
 
-@dataclass(frozen=True)
-class SeedResult:
-    tenant: Tenant
-    users: int
-    events: int
-    passkeys: int
-    days: int
-    seconds: float
-    skipped: bool
-
-
-def demo_history_reset(*, tenant: Tenant) -> None:
-    """Forget the tenant's history (events, users, passkeys, nudges, metrics); keep the tenant and its keys."""
-    for model in (Event, Nudge, NudgeSchedule, KnownUser, DailyMetric, Credential, PasskeyUser):
-        model.objects.filter(tenant=tenant).delete()
-
-
-def demo_history_seed(
-    *, tenant: Tenant, users: int = 3000, days: int = 90, seed: int = 7, reset: bool = False
-) -> SeedResult:
-    """Seed `days` days of history ending today, then compute their daily metrics for this tenant only.
-
-    A tenant that already has events is left alone (its metrics are brought up to date) unless `reset`.
-    """
-    started = time.perf_counter()
-    today = timezone.now().date()
-    first = today - timedelta(days=days - 1)
-    if reset:
-        with transaction.atomic():
-            demo_history_reset(tenant=tenant)
-    skipped = Event.objects.filter(tenant=tenant).exists()
-    if skipped:
-        last = DailyMetric.objects.filter(tenant=tenant).order_by("-date").values_list("date", flat=True).first()
-        adoption_metrics_compute_range(first=min(last or first, today), last=today, tenants=[tenant])
-    else:
-        rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not secrets)
-        with transaction.atomic():  # all or nothing, so that a later run never sees half a history
-            _Simulation(tenant=tenant, rng=rng).run(users=users, first=first, days=days)
-        adoption_metrics_compute_range(first=first, last=today, tenants=[tenant])
-    return SeedResult(
-        tenant=tenant,
-        users=KnownUser.objects.filter(tenant=tenant).count(),
-        events=Event.objects.filter(tenant=tenant).count(),
-        passkeys=Credential.objects.filter(tenant=tenant).count(),
-        days=days,
-        seconds=time.perf_counter() - started,
-        skipped=skipped,
-    )
-
-
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -194,7 +86,7 @@ class _Visit:
     ready: bool
 
 
-class _Simulation:
+class Simulation:
     """Walks the days in order and each day's sign-ins in time order, so each service sees a plausible past."""
 
     def __init__(self, *, tenant: Tenant, rng: random.Random) -> None:
@@ -370,8 +262,8 @@ class _Simulation:
             tenant=self.tenant,
             user_id=user_id,
             credential_id=rng.randbytes(provider.id_length),
-            public_key=self._public_key(),
-            algorithm=-7,
+            public_key=DEMO_PUBLIC_KEY,
+            algorithm=DEMO_ALGORITHM,
             aaguid=provider.aaguid,
             backup_eligible=provider.synced,
             backed_up=provider.synced,
@@ -382,9 +274,3 @@ class _Simulation:
         visit.user.passkeys.append(passkey)
         self._event(EventType.REGISTRATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey)
         return True
-
-    @staticmethod
-    def _public_key() -> bytes:
-        """A real ES256 COSE key whose private half is thrown away: not from the seed, which anyone can read."""
-        private = ec.generate_private_key(ec.SECP256R1())
-        return cbor.encode(dict(ES256.from_cryptography_key(private.public_key())))

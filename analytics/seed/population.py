@@ -1,0 +1,79 @@
+"""Who the demo's users are: their devices, where their passkeys are kept, how they sign in and fail."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Provider:
+    aaguid: uuid.UUID
+    synced: bool  # backup eligible and backed up
+    id_length: int
+    transports: tuple[str, ...]
+
+
+# Real AAGUIDs; the security key's (a YubiKey 5 Series) is not in the passkey provider list, so it has no name.
+PROVIDERS = {
+    "apple": Provider(uuid.UUID("fbfc3007-154e-4ecc-8c0b-6e020557d7bd"), True, 20, ("hybrid", "internal")),
+    "google": Provider(uuid.UUID("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"), True, 16, ("hybrid", "internal")),
+    "windows": Provider(uuid.UUID("08987058-cadc-4b81-b6e1-30de50dcbe96"), False, 32, ("internal",)),
+    "1password": Provider(uuid.UUID("bada5566-a7aa-401f-bd96-45619a55120d"), True, 32, ("hybrid", "internal")),
+    "bitwarden": Provider(uuid.UUID("d548826e-79b4-db40-a3d8-11116f7e8349"), True, 16, ("internal",)),
+    "security_key": Provider(uuid.UUID("cb69481e-8ff7-4039-93ec-0a2729a154a8"), False, 32, ("nfc", "usb")),
+}
+
+
+@dataclass(frozen=True)
+class Device:
+    os: str  # as ua-parser names it
+    user_agent: str  # with {v} for a version, so that user agents vary like real traffic
+    versions: tuple[str, ...]
+    ready: float  # share of these devices where isUserVerifyingPlatformAuthenticatorAvailable() is true
+    providers: dict[str, int]  # where a passkey made on this device is kept, by weight
+    share: int
+    mobile: bool
+
+
+_CHROME = ("124.0.0.0", "125.0.0.0", "126.0.0.0", "127.0.0.0")
+_APPLE = ("17_4", "17_5", "17_6", "18_0")
+_SAFARI = ("17.4", "17.5", "17.6", "18.0")
+_FIREFOX = ("125.0", "126.0", "127.0", "128.0")
+_WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
+DEVICES = (
+    Device("iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+           "Version/17.5 Mobile/15E148 Safari/604.1", _APPLE, 0.97,
+           {"apple": 85, "1password": 9, "bitwarden": 6}, 30, True),
+    Device("Android", f"Mozilla/5.0 (Linux; Android 14; K) {_WEBKIT} Chrome/{{v}} Mobile Safari/537.36", _CHROME, 0.95,
+           {"google": 86, "1password": 6, "bitwarden": 8}, 24, True),
+    Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.88,
+           {"windows": 45, "google": 30, "1password": 10, "bitwarden": 7, "security_key": 8}, 16, False),
+    Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36 Edg/{{v}}",
+           _CHROME, 0.9, {"windows": 70, "1password": 10, "bitwarden": 8, "security_key": 12}, 8, False),
+    Device("Windows", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.8,
+           {"windows": 65, "1password": 12, "bitwarden": 13, "security_key": 10}, 4, False),
+    Device("Mac OS X", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+           "Version/{v} Safari/605.1.15", _SAFARI, 0.95, {"apple": 82, "1password": 12, "bitwarden": 6}, 8, False),
+    Device("Mac OS X", f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME,
+           0.93, {"google": 50, "apple": 25, "1password": 15, "bitwarden": 5, "security_key": 5}, 6, False),
+    Device("Linux", "Mozilla/5.0 (X11; Linux x86_64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.2,
+           {"bitwarden": 45, "1password": 25, "security_key": 30}, 2, False),
+    Device("Linux", f"Mozilla/5.0 (X11; Linux x86_64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.55,
+           {"google": 55, "bitwarden": 20, "1password": 10, "security_key": 15}, 2, False),
+)  # fmt: skip
+
+METHODS = {"password": 70, "otp": 10, "magic_link": 8, "social": 9, "sso": 3}
+# Codes from the error contract; the first group is raised once the credential is known.
+AUTHENTICATION_FAILURES = {
+    "user_verification_required": 14, "signature_invalid": 5, "sign_count_regression": 3, "user_handle_mismatch": 5,
+    "challenge_expired": 32, "credential_not_found": 25, "origin_not_allowed": 8, "challenge_not_found": 8,
+}  # fmt: skip
+IDENTIFIED = {"user_verification_required", "signature_invalid", "sign_count_regression", "user_handle_mismatch"}
+REGISTRATION_FAILURES = {
+    "challenge_expired": 40, "credential_exists": 25, "user_verification_required": 15, "origin_not_allowed": 10,
+    "unsupported_algorithm": 5, "attestation_invalid": 5,
+}  # fmt: skip
+# Sign-ins per day by kind of user, and the share of each kind.
+ACTIVITY = ((0.12, 6), (0.05, 24), (0.025, 70))
+HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 6, 5, 4, 3, 2)  # UTC, a mostly European service
