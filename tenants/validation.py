@@ -164,7 +164,9 @@ def algorithms_validate(value: Any) -> list[int]:
     known = ", ".join(f"{alg} ({name})" for alg, name in SUPPORTED_ALGORITHMS.items())
     if not isinstance(value, list) or not value:
         raise _Invalid(f"A non-empty list of COSE algorithm ids from {known}, e.g. [-8, -7, -257].")
-    unknown = [alg for alg in value if isinstance(alg, bool) or alg not in SUPPORTED_ALGORITHMS]
+    # Integers only: -7.0 == -7 would pass a membership test and then be ignored by the ceremonies, and a
+    # list or dict is not hashable.
+    unknown = [alg for alg in value if type(alg) is not int or alg not in SUPPORTED_ALGORITHMS]
     if unknown:
         raise _Invalid(f"Unknown or unsupported algorithms {unknown}; choose from {known}.")
     if len(set(value)) != len(value):

@@ -214,7 +214,9 @@ def test_production_is_the_default_without_debug():
     assert _settings_probe("settings.DEBUG", SECRET_KEY="a-real-secret").stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("secret", [None, "", "dev-insecure-secret-key-change-me"], ids=["unset", "empty", "public"])
+@pytest.mark.parametrize(
+    "secret", [None, "", " \t", "dev-insecure-secret-key-change-me"], ids=["unset", "empty", "blank", "public"]
+)
 def test_start_fails_without_a_secret_key_outside_development(secret):
     variables = {} if secret is None else {"SECRET_KEY": secret}
     probe = _settings_probe("settings.DEBUG", **variables)

@@ -76,6 +76,7 @@ def address_kind(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),
         ("link-local", address.is_link_local),
+        ("site-local", address.version == 6 and address.is_site_local),  # fec0::/10: deprecated, still routed
         ("multicast", address.is_multicast),
         ("shared (CGNAT)", address.version == 4 and address in CGNAT),
         ("private", address.is_private),  # includes unique-local fc00::/7 and IPv4-mapped ::ffff:0:0/96

@@ -47,6 +47,7 @@ FORBIDDEN = [
     ("https://169.254.169.254/latest/meta-data/", _kind("link-local")),
     ("https://2852039166/hooks", _kind("link-local")),  # 169.254.169.254
     ("https://[fe80::1]/hooks", _kind("link-local")),
+    ("https://[fec0::1]/hooks", _kind("site-local")),
     ("https://100.64.0.1/hooks", _kind("shared (CGNAT)")),
     ("https://100.127.255.254/hooks", _kind("shared (CGNAT)")),
     ("https://[fc00::1]/hooks", _kind("private")),
