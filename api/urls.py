@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(r"^v1/users/(?P<rest>(?s:.+))\Z", user_routes.user_routes),
     path("v1/credentials/<str:credential_id>", credentials.CredentialApi.as_view()),
     path("v1/tenants/<str:tenant_id>/jwks.json", tokens.JwksApi.as_view(), name="jwks"),
+    path("v1/tenants/<str:tenant_id>/related-origins", tokens.RelatedOriginsApi.as_view(), name="related-origins"),
     path("v1/sign-ins", analytics.SignInsApi.as_view()),
     path("v1/nudges/<uuid:nudge_id>/outcome", analytics.NudgeOutcomeApi.as_view()),
     path("v1/metrics/adoption", analytics.AdoptionMetricsApi.as_view()),

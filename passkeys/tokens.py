@@ -107,8 +107,10 @@ def _current_key(tenant: Tenant) -> tuple[str, ec.EllipticCurvePrivateKey]:
     return row.kid, private_key
 
 
-def token_issue(*, tenant: Tenant, issuer: str, user_id: str, credential_id: bytes) -> str:
-    """A 5-minute ES256 JWT saying this user just signed in with this passkey."""
+def token_issue(
+    *, tenant: Tenant, issuer: str, user_id: str, credential_id: bytes, user_verified: bool, backed_up: bool
+) -> str:
+    """A 5-minute ES256 JWT saying this user just signed in with this passkey, and how (for step-up)."""
     kid, private_key = _current_key(tenant)
     now = int(time.time())
     claims = {
@@ -120,6 +122,10 @@ def token_issue(*, tenant: Tenant, issuer: str, user_id: str, credential_id: byt
         "jti": uuid.uuid4().hex,
         "cred": b64url_encode(credential_id),
         "amr": ["passkey"],
+        # Step-up inputs for the relying party: the assertion's UV and BS flags, and when it was made.
+        "uv": bool(user_verified),
+        "auth_time": now,
+        "cred_backed_up": bool(backed_up),
     }
     return jwt.encode(claims, private_key, algorithm="ES256", headers={"kid": kid, "typ": "JWT"})
 

@@ -105,7 +105,14 @@ def authentication_finish(
     stored.backed_up = verified.backed_up
     stored.user_verified = verified.user_verified
     stored.last_used_at = now
-    token = token_issue(tenant=tenant, issuer=issuer, user_id=stored.user.user_id, credential_id=parsed.raw_id)
+    token = token_issue(
+        tenant=tenant,
+        issuer=issuer,
+        user_id=stored.user.user_id,
+        credential_id=parsed.raw_id,
+        user_verified=verified.user_verified,
+        backed_up=verified.backed_up,
+    )
     ceremony_succeeded.send(
         sender=Tenant,
         tenant=tenant,

@@ -20,7 +20,7 @@ from tests.support.api import PasskeyApi
 
 PROBLEM = "application/problem+json"
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code"}
-PUBLIC_PATHS = {"/v1/tenants/{tenant_id}/jwks.json"}
+PUBLIC_PATHS = {"/v1/tenants/{tenant_id}/jwks.json", "/v1/tenants/{tenant_id}/related-origins"}
 UNUSED_REDIS_URL = "redis://127.0.0.1:6390/0"
 
 
@@ -92,7 +92,7 @@ def test_schema_documents_every_v1_route_and_method_and_nothing_else(schema):
     assert routed == documented
 
 
-def test_every_operation_needs_the_bearer_key_except_the_jwks(schema):
+def test_every_operation_needs_the_bearer_key_except_the_public_documents(schema):
     assert schema["components"]["securitySchemes"]["apiKey"] == {
         "type": "http",
         "scheme": "bearer",
@@ -159,6 +159,7 @@ def test_rate_limited_operations_document_429_with_retry_after(schema):
         ("post", "/v1/authentications/finish"),
         ("post", "/v1/sign-ins"),
         ("get", "/v1/tenants/{tenant_id}/jwks.json"),
+        ("get", "/v1/tenants/{tenant_id}/related-origins"),
         ("get", "/v1/metrics/adoption"),
     }
     documented = {(method, path) for method, path, op in documented_operations(schema) if "429" in op["responses"]}
@@ -174,6 +175,7 @@ def test_not_found_is_documented_where_an_id_may_be_unknown(schema):
         ("delete", "/v1/credentials/{credential_id}"),
         ("post", "/v1/nudges/{nudge_id}/outcome"),
         ("get", "/v1/tenants/{tenant_id}/jwks.json"),
+        ("get", "/v1/tenants/{tenant_id}/related-origins"),
     ]:
         assert _codes(schema, schema["paths"][path][method], "404") == {"not_found"}
 
@@ -260,6 +262,9 @@ def recorded(api, authenticator, make_api, make_tenant, settings) -> list:
     record(api.get("/v1/metrics/adoption?from=2026-11-10&to=2026-11-01"))  # 400
     record(api.client.get(f"/v1/tenants/{api.tenant.pk}/jwks.json"))
     record(api.client.get(f"/v1/tenants/{uuid.uuid4()}/jwks.json"))  # 404
+    record(api.client.get(f"/v1/tenants/{api.tenant.pk}/related-origins"))
+    record(api.client.get(f"/v1/tenants/{uuid.uuid4()}/related-origins"))  # 404
+    record(api.client.get("/v1/tenants/a%0Ab/related-origins"))  # 400
     record(APIClient().get("/v1/users/alice/credentials"))  # 401
     record(make_api(api.tenant, scopes=["metrics:read"]).get("/v1/users/alice/credentials"))  # 403
     record(api.client.post("/v1/sign-ins", {"x": "a" * 70_000}, format="json", HTTP_AUTHORIZATION=f"Bearer {api.key}"))

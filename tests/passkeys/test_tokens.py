@@ -18,8 +18,9 @@ from rest_framework.test import APIClient
 
 from passkeys import tokens
 from passkeys.models import SigningKey
+from tests.support.authenticator import SoftAuthenticator
 
-CLAIMS = {"iss", "sub", "aud", "iat", "exp", "jti", "cred", "amr"}
+CLAIMS = {"iss", "sub", "aud", "iat", "exp", "jti", "cred", "amr", "uv", "auth_time", "cred_backed_up"}
 
 
 def jwks_of(tenant_id) -> dict:
@@ -86,6 +87,35 @@ def test_login_token_carries_the_contract_claims(login, tenant):
     assert claims["exp"] == claims["iat"] + 300
     assert claims["cred"] == body["credential_id"]
     assert claims["amr"] == ["passkey"]
+
+
+@pytest.mark.parametrize("uv", [True, False])
+def test_login_token_uv_claim_is_the_assertions_uv_flag(api, tenant, uv):
+    authenticator = SoftAuthenticator()
+    assert api.register(authenticator).status_code == 201
+    response = api.login(authenticator, "alice", uv=uv)
+    assert response.status_code == 200, response.content
+    claims = verify(response.json()["token"], tenant)
+    assert claims["uv"] is uv
+    assert claims["amr"] == ["passkey"]
+
+
+@pytest.mark.parametrize("backed_up", [True, False])
+def test_login_token_cred_backed_up_claim_is_the_assertions_bs_flag(api, tenant, backed_up):
+    authenticator = SoftAuthenticator(backup_eligible=True, backed_up=not backed_up)
+    assert api.register(authenticator).status_code == 201
+    # BS may change between ceremonies (BE may not): the claim follows this assertion, not the registration.
+    response = api.login(authenticator, "alice", bs=backed_up)
+    assert response.status_code == 200, response.content
+    claims = verify(response.json()["token"], tenant)
+    assert claims["cred_backed_up"] is backed_up
+
+
+def test_login_token_auth_time_is_the_issue_time(login, tenant):
+    before = int(time.time())
+    claims = verify(login()["token"], tenant)
+    assert claims["auth_time"] == claims["iat"]
+    assert before <= claims["auth_time"] <= int(time.time())
 
 
 def test_login_token_issuer_is_the_service_url_plus_the_tenant(login, tenant, settings):
