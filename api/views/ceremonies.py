@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +21,31 @@ from ..serializers import CredentialSerializer, IdField, IpAddressField, TextFie
 from ..throttling import CEREMONY_THROTTLES
 
 REQUIREMENTS = ["required", "preferred", "discouraged"]
-MEDIATIONS = ["optional", "conditional", "required", "silent"]
+MEDIATIONS = ["optional", "conditional", "required", "silent", "immediate"]
+HINTS = ["security-key", "client-device", "hybrid"]
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": HINTS},
+        "uniqueItems": True,
+        "description": "WebAuthn L3 hints, most preferred first, copied into the options' `hints`.",
+    }
+)
+class HintsField(serializers.ListField):
+    """A JSON list of distinct WebAuthn hints: a repeated hint is a 400, as the schema's uniqueItems says."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(child=serializers.ChoiceField(HINTS), required=False, **kwargs)
+
+    def to_internal_value(self, data):
+        hints = super().to_internal_value(data)
+        if len(set(hints)) != len(hints):
+            raise serializers.ValidationError("may not repeat a hint")
+        return hints
+
+
 RegistrationOptions = inline_serializer(
     "RegistrationOptions",
     {"public_key": serializers.DictField(help_text="For PublicKeyCredential.parseCreationOptionsFromJSON().")},
@@ -54,6 +78,7 @@ class RegistrationStartApi(APIView):
         authenticator_attachment = serializers.ChoiceField(["platform", "cross-platform"], required=False)
         resident_key = serializers.ChoiceField(REQUIREMENTS, required=False)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
+        hints = HintsField()
 
     @extend_schema(request=InputSerializer, responses={200: RegistrationOptions})
     def post(self, request):
@@ -94,6 +119,7 @@ class AuthenticationStartApi(APIView):
         user_id = IdField(required=False, allow_null=True)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
         mediation = serializers.ChoiceField(MEDIATIONS, required=False)
+        hints = HintsField()
 
     @extend_schema(request=InputSerializer, responses={200: AuthenticationOptions})
     def post(self, request):

@@ -23,6 +23,8 @@ from ..tokens import token_issue
 from .announce import Attempt, failures_announced
 
 logger = logging.getLogger(__name__)
+# Mediations whose options carry no allowCredentials: the browser offers whatever discoverable passkey it holds.
+DISCOVERABLE_MEDIATIONS = frozenset({"conditional", "immediate"})
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,18 @@ def authentication_start(
     user_id: str | None = None,
     user_verification: str | None = None,
     mediation: str | None = None,
+    hints: list[str] | None = None,
 ) -> dict[str, Any]:
     """PublicKeyCredentialRequestOptionsJSON; with a user_id only that user's credentials may answer.
 
-    Conditional mediation (passkey autofill) needs an empty allow list, so it is never user-bound.
+    Conditional and immediate mediation (autofill; L3 "sign in only if a passkey is at hand") need an
+    empty allow list, so they are never user-bound.
     """
-    bound_user_id = user_id if mediation != "conditional" else None
+    bound_user_id = user_id if mediation not in DISCOVERABLE_MEDIATIONS else None
     allow = None if bound_user_id is None else login_allow_list(tenant=tenant, user_id=bound_user_id)
     user_verification = user_verification or tenant.user_verification
     options, challenge = webauthn.authentication_options(
-        tenant=tenant, allow=allow, user_verification=user_verification
+        tenant=tenant, allow=allow, user_verification=user_verification, hints=hints
     )
     challenge_save(
         PendingCeremony(

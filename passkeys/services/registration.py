@@ -48,6 +48,7 @@ def registration_start(
     authenticator_attachment: str | None = None,
     resident_key: str | None = None,
     user_verification: str | None = None,
+    hints: list[str] | None = None,
 ) -> dict[str, Any]:
     """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials."""
     user = passkey_user_get_or_create(tenant=tenant, user_id=user_id)
@@ -61,6 +62,7 @@ def registration_start(
         resident_key=resident_key or tenant.resident_key,
         user_verification=user_verification,
         authenticator_attachment=authenticator_attachment,
+        hints=hints,
     )
     challenge_save(
         PendingCeremony(

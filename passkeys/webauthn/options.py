@@ -71,6 +71,13 @@ def _descriptors(credentials: list[tuple[bytes, list[str]]]) -> list[PublicKeyCr
     ]
 
 
+def _with_hints(public_key: dict[str, Any], hints: list[str] | None) -> dict[str, Any]:
+    """The L3 `hints` member, added to the JSON: Fido2Server's begin methods take no hints (python-fido2 2.2.1)."""
+    if hints is not None:
+        public_key["hints"] = list(hints)
+    return public_key
+
+
 def registration_options(
     *,
     tenant: Tenant,
@@ -81,6 +88,7 @@ def registration_options(
     resident_key: str,
     user_verification: str,
     authenticator_attachment: str | None,
+    hints: list[str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """PublicKeyCredentialCreationOptionsJSON and its base64url challenge."""
     options, state = server_for(tenant).register_begin(
@@ -93,15 +101,19 @@ def registration_options(
         else None,
         extensions={"credProps": True},
     )
-    return dict(options.public_key), state["challenge"]
+    return _with_hints(dict(options.public_key), hints), state["challenge"]
 
 
 def authentication_options(
-    *, tenant: Tenant, allow: list[tuple[bytes, list[str]]] | None, user_verification: str
+    *,
+    tenant: Tenant,
+    allow: list[tuple[bytes, list[str]]] | None,
+    user_verification: str,
+    hints: list[str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """PublicKeyCredentialRequestOptionsJSON and its base64url challenge."""
     options, state = server_for(tenant).authenticate_begin(
         credentials=None if allow is None else _descriptors(allow),
         user_verification=UserVerificationRequirement(user_verification),
     )
-    return dict(options.public_key), state["challenge"]
+    return _with_hints(dict(options.public_key), hints), state["challenge"]

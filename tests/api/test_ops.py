@@ -160,11 +160,19 @@ def _request_fields(schema: dict, path: str) -> tuple[set[str], set[str]]:
     [
         (
             "/v1/registrations/start",
-            {"user_id", "username", "display_name", "authenticator_attachment", "resident_key", "user_verification"},
+            {
+                "user_id",
+                "username",
+                "display_name",
+                "authenticator_attachment",
+                "resident_key",
+                "user_verification",
+                "hints",
+            },
             {"user_id", "username"},
         ),
         ("/v1/registrations/finish", {"credential", "name", "user_agent"}, {"credential"}),
-        ("/v1/authentications/start", {"user_id", "user_verification", "mediation"}, set()),
+        ("/v1/authentications/start", {"user_id", "user_verification", "mediation", "hints"}, set()),
         ("/v1/authentications/finish", {"credential", "user_agent", "ip"}, {"credential"}),
     ],
 )
