@@ -121,20 +121,12 @@ class WebhookReceiver:
         self._server.server_close()
 
 
-class TricklingReceiver:
-    """Reads each POST, then answers one byte every `interval` seconds and never finishes the headers.
+class _RawListener:
+    """A loopback port with an accept loop; each subclass says what to do with a connection."""
 
-    Every byte arrives well inside a socket timeout, so only a total deadline ends such a delivery.
-    """
-
-    def __init__(self, interval: float = 0.5) -> None:
-        self.interval = interval
-        self.arrivals: list[float] = []  # monotonic time each request arrived
-        self.open_connections = 0
-        self.most_open = 0  # the most connections open at once
-        self._lock = threading.Lock()
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((host, 0))
         self._listener.settimeout(0.05)
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -154,7 +146,33 @@ class TricklingReceiver:
                 continue
             except OSError:
                 return
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+
+
+class TricklingReceiver(_RawListener):
+    """Reads each POST, then answers one byte every `interval` seconds and never finishes the headers.
+
+    Every byte arrives well inside a socket timeout, so only a total deadline ends such a delivery.
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.arrivals: list[float] = []  # monotonic time each request arrived
+        self.open_connections = 0
+        self.most_open = 0  # the most connections open at once
+        self._lock = threading.Lock()
+        super().__init__()
+
+    def _handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
 
     def _trickle(self, conn: socket.socket) -> None:
         with self._lock:
@@ -178,38 +196,14 @@ class TricklingReceiver:
             with self._lock:
                 self.open_connections -= 1
 
-    def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
 
-
-class CountingListener:
+class CountingListener(_RawListener):
     """A loopback port that only counts the connections it accepts: proof that a refused send never connected."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self._listener = socket.create_server((host, 0))
-        self._listener.settimeout(0.05)
         self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__(host)
 
-    @property
-    def port(self) -> int:
-        return self._listener.getsockname()[1]
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._listener.close()
+    def _handle(self, conn: socket.socket) -> None:
+        self.accepted += 1
+        conn.close()
