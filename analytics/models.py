@@ -39,6 +39,14 @@ class Event(models.Model):
     provider = models.CharField(max_length=200, blank=True, help_text="Passkey provider of the credential involved.")
     credential_id = models.BinaryField(null=True, blank=True)
     nudge_id = models.UUIDField(null=True, blank=True)
+    mediation = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="A ceremony's mediation when not the modal one: conditional, immediate.",
+    )
+    attachment = models.CharField(
+        max_length=16, blank=True, help_text="authenticatorAttachment of a passkey sign-in: platform, cross-platform."
+    )
 
     class Meta:
         indexes = [
@@ -132,6 +140,9 @@ class NudgeSchedule(models.Model):
     last_prompt_at = models.DateTimeField(null=True, blank=True)
     last_dismissed_at = models.DateTimeField(null=True, blank=True)
     next_eligible_at = models.DateTimeField(null=True, blank=True)
+    upgrade_offered_on = models.DateField(
+        null=True, blank=True, help_text="UTC day of the last automatic upgrade offered (at most one a day)."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user_id"], name="nudge_schedule_unique")]
@@ -155,9 +166,13 @@ class DailyMetric(models.Model):
     nudges_shown = models.PositiveIntegerField(default=0)
     nudges_accepted = models.PositiveIntegerField(default=0)
     nudges_dismissed = models.PositiveIntegerField(default=0)
+    automatic_upgrades_offered = models.PositiveIntegerField(default=0)
+    automatic_upgrades_completed = models.PositiveIntegerField(default=0)
+    cross_device_sign_ins = models.PositiveIntegerField(default=0)
     os_breakdown = models.JSONField(default=dict)
     browser_breakdown = models.JSONField(default=dict)
     provider_breakdown = models.JSONField(default=dict)
+    creation_path_breakdown = models.JSONField(default=dict)
     computed_at = models.DateTimeField()
 
     class Meta:

@@ -11,8 +11,16 @@ PROVIDER_PLATFORMS = {
 }
 
 
-def passkey_usable_on(*, os_family: str, registered_os: str, backed_up: bool, provider: str) -> bool:
-    """Whether a passkey made on `registered_os` ("" when unknown) signs in on `os_family` by itself."""
+def passkey_usable_on(
+    *, os_family: str, registered_os: str, backed_up: bool, provider: str, attachment: str = ""
+) -> bool:
+    """Whether a passkey made on `registered_os` ("" when unknown) signs in on `os_family` by itself.
+
+    A passkey registered from another device (`attachment` "cross-platform": a phone over hybrid, a security key)
+    was not made on the browser's platform, whatever that browser's OS was.
+    """
+    if attachment == "cross-platform":
+        registered_os = ""
     if registered_os and registered_os == os_family:
         return True
     if not backed_up:

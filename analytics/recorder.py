@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from passkeys import signals
 from passkeys.challenges import AUTHENTICATION, REGISTRATION
+from passkeys.webauthn import CONDITIONAL
 
 from .models import EventType
 from .services.events import event_record, user_analytics_erase
@@ -23,8 +24,11 @@ STARTED = {REGISTRATION: EventType.REGISTRATION_STARTED, AUTHENTICATION: EventTy
 SUCCEEDED = {REGISTRATION: EventType.REGISTRATION_SUCCEEDED, AUTHENTICATION: EventType.AUTHENTICATION_SUCCEEDED}
 FAILED = {REGISTRATION: EventType.REGISTRATION_FAILED, AUTHENTICATION: EventType.AUTHENTICATION_FAILED}
 
-def _started(sender: Any, *, tenant: Tenant, ceremony: str, user_id: str | None, **kwargs: Any) -> None:
-    event_record(tenant=tenant, type=STARTED[ceremony], user_id=user_id)
+
+def _started(
+    sender: Any, *, tenant: Tenant, ceremony: str, user_id: str | None, mediation: str | None = None, **kwargs: Any
+) -> None:
+    event_record(tenant=tenant, type=STARTED[ceremony], user_id=user_id, mediation=mediation)
 
 
 def _succeeded(
@@ -35,10 +39,12 @@ def _succeeded(
     user_id: str,
     credential: Credential,
     user_agent: str = "",
+    mediation: str | None = None,
+    attachment: str | None = None,
     **kwargs: Any,
 ) -> None:
     if ceremony == REGISTRATION:
-        _registered(tenant=tenant, user_id=user_id, credential=credential, user_agent=user_agent)
+        _registered(tenant=tenant, user_id=user_id, credential=credential, user_agent=user_agent, mediation=mediation)
         return
     event_record(
         tenant=tenant,
@@ -47,13 +53,24 @@ def _succeeded(
         user_agent=user_agent,
         provider=credential.provider_name,
         credential_id=bytes(credential.credential_id),
+        mediation=mediation,
+        attachment=attachment,
     )
 
 
 @transaction.atomic  # joins the ceremony's transaction when it has one: a rolled-back registration accepts nothing
-def _registered(*, tenant: Tenant, user_id: str, credential: Credential, user_agent: str) -> None:
-    """The registration's event and, at the same instant, the acceptance of the nudges it answers."""
+def _registered(
+    *, tenant: Tenant, user_id: str, credential: Credential, user_agent: str, mediation: str | None
+) -> None:
+    """The registration's event and, at the same instant, the acceptance of the nudges it answers.
+
+    An automatic upgrade answers no nudge: it happened without the user seeing a prompt, so crediting the nudge
+    would inflate its funnel. The event names the nudge a registration accepted: its creation path.
+    """
     now = timezone.now()
+    accepted = None
+    if mediation != CONDITIONAL:
+        accepted = nudges_accept_on_registration(tenant=tenant, user_id=user_id, now=now)
     event_record(
         tenant=tenant,
         type=EventType.REGISTRATION_SUCCEEDED,
@@ -61,9 +78,10 @@ def _registered(*, tenant: Tenant, user_id: str, credential: Credential, user_ag
         user_agent=user_agent,
         provider=credential.provider_name,
         credential_id=bytes(credential.credential_id),
+        nudge_id=accepted,
+        mediation=mediation,
         occurred_at=now,
     )
-    nudges_accept_on_registration(tenant=tenant, user_id=user_id, now=now)
 
 
 def _failed(

@@ -18,6 +18,7 @@ from passkeys.selectors import (
     passkey_users_count,
     passkeys_of_user,
 )
+from passkeys.webauthn import CONDITIONAL
 from tenants.models import Tenant
 
 from .models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgeOutcome, NudgeSchedule, ScheduleStatus
@@ -36,10 +37,27 @@ COUNTED = {
     "nudges_shown": Q(type=EventType.NUDGE_SHOWN),
     "nudges_accepted": Q(type=EventType.NUDGE_ACCEPTED),
     "nudges_dismissed": Q(type=EventType.NUDGE_DISMISSED),
+    # A conditional registration start is an automatic upgrade offered; its success, one completed.
+    "automatic_upgrades_offered": Q(type=EventType.REGISTRATION_STARTED, mediation="conditional"),
+    "automatic_upgrades_completed": Q(type=EventType.REGISTRATION_SUCCEEDED, mediation="conditional"),
+    "cross_device_sign_ins": Q(type=EventType.AUTHENTICATION_SUCCEEDED, attachment="cross-platform"),
+}
+# Where each new passkey came from: a silent automatic upgrade, a nudge it accepted, or anything else.
+_AUTOMATIC = Q(mediation="conditional")
+CREATION_PATHS = {
+    "automatic_upgrade": _AUTOMATIC,
+    "nudge": ~_AUTOMATIC & Q(nudge_id__isnull=False),
+    "other": ~_AUTOMATIC & Q(nudge_id__isnull=True),
 }
 # Breakdowns count passkey sign-ins by the family of what they came from.
 BREAKDOWNS = {"os_breakdown": "os_family", "browser_breakdown": "browser_family", "provider_breakdown": "provider"}
-STORED = [*COUNTED, "users", "passkey_users", *BREAKDOWNS]
+REPORT_BREAKDOWNS = {
+    "os": "os_breakdown",
+    "browser": "browser_breakdown",
+    "provider": "provider_breakdown",
+    "creation_path": "creation_path_breakdown",
+}
+STORED = [*COUNTED, "users", "passkey_users", *REPORT_BREAKDOWNS.values()]
 # Events that show a user exists.
 SEEN = [EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED, EventType.REGISTRATION_SUCCEEDED]
 
@@ -64,7 +82,13 @@ def day_figures(*, tenant: Tenant, day: date) -> dict[str, Any]:
     """Every stored figure of one UTC day, without writing anything."""
     start, end = day_bounds(day)
     events = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
-    figures = events.aggregate(**{name: Count("pk", filter=condition) for name, condition in COUNTED.items()})
+    registered = Q(type=EventType.REGISTRATION_SUCCEEDED)
+    figures = events.aggregate(
+        **{name: Count("pk", filter=condition) for name, condition in COUNTED.items()},
+        **{f"path:{path}": Count("pk", filter=registered & condition) for path, condition in CREATION_PATHS.items()},
+    )
+    paths = {path: figures.pop(f"path:{path}") for path in CREATION_PATHS}
+    figures["creation_path_breakdown"] = {path: count for path, count in paths.items() if count}
     passkey_sign_ins = events.filter(type=EventType.AUTHENTICATION_SUCCEEDED)
     for name, column in BREAKDOWNS.items():
         rows = passkey_sign_ins.exclude(**{column: ""}).values_list(column).annotate(n=Count("pk"))
@@ -116,6 +140,9 @@ def _day_row(day: date, figures: Mapping[str, Any]) -> dict[str, Any]:
         "nudges_accepted": figures["nudges_accepted"],
         "nudges_dismissed": figures["nudges_dismissed"],
         "nudge_conversion_rate": rate(figures["nudges_accepted"], figures["nudges_shown"]),
+        "automatic_upgrades_offered": figures["automatic_upgrades_offered"],
+        "automatic_upgrades_completed": figures["automatic_upgrades_completed"],
+        "cross_device_sign_ins": figures["cross_device_sign_ins"],
     }
 
 
@@ -144,7 +171,7 @@ def adoption_report_compose(
 ) -> dict[str, Any]:
     """The daily series and breakdowns for [first, last]: past days from their `stored` rows, the
     others (today, or a past day without a row) computed live from the same SQL."""
-    days, breakdowns = [], {"os": Counter(), "browser": Counter(), "provider": Counter()}
+    days, breakdowns = [], {key: Counter() for key in REPORT_BREAKDOWNS}
     day = first
     while day <= last:
         if day in stored and day < today:
@@ -152,7 +179,7 @@ def adoption_report_compose(
         else:
             figures = day_figures(tenant=tenant, day=day)
         days.append(_day_row(day, figures))
-        for key, name in (("os", "os_breakdown"), ("browser", "browser_breakdown"), ("provider", "provider_breakdown")):
+        for key, name in REPORT_BREAKDOWNS.items():
             breakdowns[key].update(figures[name])
         day += timedelta(days=1)
     return {
@@ -183,8 +210,9 @@ def has_usable_passkey(*, tenant: Tenant, user_id: str, os_family: str) -> bool:
             registered_os=registered_on.get(credential_id, ""),
             backed_up=backed_up,
             provider=provider,
+            attachment=attachment,
         )
-        for credential_id, backed_up, provider in passkeys
+        for credential_id, backed_up, provider, attachment in passkeys
     )
 
 
@@ -199,14 +227,15 @@ def nudges_open(*, tenant: Tenant, user_id: str, now: datetime) -> QuerySet[Nudg
 
 
 def nudges_answered_by_registration(*, now: datetime) -> QuerySet[Nudge]:
-    """Unanswered nudges of the last 31 days (every tenant) whose user registered a passkey inside their window."""
+    """Unanswered nudges of the last 31 days (every tenant) whose user registered a passkey inside their window,
+    other than by an automatic upgrade (made without a prompt, it answers no nudge)."""
     registered = Event.objects.filter(
         tenant=OuterRef("tenant"),
         user_id=OuterRef("user_id"),
         type=EventType.REGISTRATION_SUCCEEDED,
         occurred_at__gte=OuterRef("created_at"),
         occurred_at__lte=OuterRef("accept_until"),
-    )
+    ).exclude(mediation=CONDITIONAL)
     pending = Nudge.objects.filter(outcome__in=OPEN_OUTCOMES, created_at__gte=now - timedelta(days=31))
     return pending.filter(Exists(registered))
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.encoding import b64url_encode
 from core.errors import DomainError, ErrorCode
+from passkeys.models import CreatedVia
 from passkeys.providers import provider_for
 
 # C0 controls, DEL and C1 controls: never part of an id (and PostgreSQL text refuses NUL); lone
@@ -24,6 +26,9 @@ B64URL_SCHEMA = {
     "pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,4})$",
     "description": "base64url without padding",
 }
+
+
+ATTACHMENTS = ["platform", "cross-platform"]
 
 
 def id_problem(value: object) -> str | None:
@@ -94,10 +99,30 @@ class IdField(TextField):
         return value
 
 
+class OmitsAbsent(serializers.Serializer):
+    """An answer whose optional members (`required=False`) are left out when they are null, as the contract's
+    additions say ("the answer carries X when …"), so a v1 client sees the v1 shape."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name, field in self.fields.items():
+            if not field.required and data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+@extend_schema_serializer(component_name="Nudge")
+class NudgeSerializer(serializers.Serializer):
+    """A prompt to create a passkey now; report what became of it at POST /v1/nudges/{id}/outcome."""
+
+    id = serializers.UUIDField()
+    reason = serializers.CharField(help_text="no_passkey_on_platform, or after_cross_device after a phone login.")
 
 
 class CredentialSerializer(serializers.Serializer):
@@ -122,11 +147,25 @@ class CredentialSerializer(serializers.Serializer):
     backed_up = serializers.BooleanField()
     user_verified = serializers.BooleanField()
     sign_count = serializers.IntegerField()
+    discoverable = serializers.BooleanField(
+        allow_null=True, help_text="credProps.rk as the client reported it; null when it did not say."
+    )
+    prf_enabled = serializers.BooleanField(help_text="The authenticator enabled the PRF extension at registration.")
+    created_via = serializers.ChoiceField(
+        CreatedVia.values, help_text='"automatic_upgrade": made by a conditional create after another sign-in.'
+    )
+    authenticator_attachment = serializers.SerializerMethodField(
+        help_text='"platform" or "cross-platform" as the client reported it at registration; null when unknown.'
+    )
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
 
     def get_id(self, credential) -> str:
         return b64url_encode(bytes(credential.credential_id))
+
+    @extend_schema_field({"type": "string", "enum": ATTACHMENTS, "nullable": True})
+    def get_authenticator_attachment(self, credential) -> str | None:
+        return credential.authenticator_attachment or None
 
     def get_user_handle(self, credential) -> str:
         return b64url_encode(bytes(credential.user.handle))

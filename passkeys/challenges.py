@@ -42,6 +42,7 @@ class PendingCeremony:
     user_id: str | None = None
     user_handle: str | None = None  # hex; registration shows it with the new credential
     algorithms: list[int] = field(default_factory=list)
+    mediation: str | None = None  # "conditional" or "immediate" as start was asked; None for a modal ceremony
 
     @property
     def key(self) -> str:

@@ -25,6 +25,11 @@ class PasskeyUser(models.Model):
         return self.user_id
 
 
+class CreatedVia(models.TextChoices):
+    CEREMONY = "ceremony"
+    AUTOMATIC_UPGRADE = "automatic_upgrade"  # a conditional create right after another sign-in
+
+
 class Credential(models.Model):
     """A registered public key credential, stored as bytes and columns."""
 
@@ -41,6 +46,14 @@ class Credential(models.Model):
     backup_eligible = models.BooleanField()
     backed_up = models.BooleanField()
     user_verified = models.BooleanField()
+    discoverable = models.BooleanField(
+        null=True, blank=True, help_text="credProps.rk as the client reported it; empty when it did not say."
+    )
+    prf_enabled = models.BooleanField(default=False, help_text="The authenticator enabled the PRF extension.")
+    created_via = models.CharField(max_length=20, choices=CreatedVia.choices, default=CreatedVia.CEREMONY)
+    authenticator_attachment = models.CharField(
+        max_length=16, blank=True, help_text="platform or cross-platform as the client reported it; empty when unknown."
+    )
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

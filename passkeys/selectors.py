@@ -60,9 +60,10 @@ def credential_id_taken(*, tenant: Tenant, credential_id: bytes) -> bool:
 
 
 def _descriptors(credentials: QuerySet[Credential]) -> list[Descriptor]:
-    return [(bytes(credential_id), transports) for credential_id, transports in credentials.values_list(
-        "credential_id", "transports"
-    )]
+    return [
+        (bytes(credential_id), transports)
+        for credential_id, transports in credentials.values_list("credential_id", "transports")
+    ]
 
 
 def login_allow_list(*, tenant: Tenant, user_id: str) -> list[Descriptor]:
@@ -82,13 +83,13 @@ def user_credential_count(*, tenant: Tenant, user_id: str) -> int:
 # --- What analytics reads of passkeys (metrics, nudges, the demo seed).
 
 
-def passkeys_of_user(*, tenant: Tenant, user_id: str) -> list[tuple[bytes, bool, str]]:
-    """(credential id, backed up, provider name) of each of the user's passkeys."""
+def passkeys_of_user(*, tenant: Tenant, user_id: str) -> list[tuple[bytes, bool, str, str]]:
+    """(credential id, backed up, provider name, authenticator attachment) of each of the user's passkeys."""
     # Naming the user's tenant too lets the unique (tenant, user_id) index drive the join.
     rows = Credential.objects.filter(tenant=tenant, user__tenant=tenant, user__user_id=user_id).values_list(
-        "credential_id", "backed_up", "provider_name"
+        "credential_id", "backed_up", "provider_name", "authenticator_attachment"
     )
-    return [(bytes(credential_id), backed_up, provider) for credential_id, backed_up, provider in rows]
+    return [(bytes(credential_id), *rest) for credential_id, *rest in rows]
 
 
 def passkey_owners_first_day(*, tenant: Tenant, until: datetime) -> QuerySet:

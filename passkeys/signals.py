@@ -2,8 +2,9 @@
 
 Every signal is sent with `tenant`, `ceremony` ("registration" or "authentication") and
 `user_id` (None when not yet known), plus:
-- ceremony_started: nothing more;
-- ceremony_succeeded: `credential` (the stored Credential), `user_agent`, `ip`;
+- ceremony_started: `mediation` ("conditional", "immediate" or None);
+- ceremony_succeeded: `credential` (the stored Credential), `user_agent`, `ip`, `mediation` (the started
+  ceremony's), `attachment` (the response's authenticatorAttachment, or None);
 - ceremony_failed: `code` (the contract's error code), `credential` (when one was identified),
   `user_agent`, `ip`.
 """

@@ -124,7 +124,15 @@ class TenantAdmin(TenantScopedAdmin):
         ("Origins", {"fields": ("origins", "allow_cross_origin", "top_origins")}),
         (
             "Ceremonies",
-            {"fields": ("user_verification", "resident_key", "challenge_timeout", "algorithms")},
+            {
+                "fields": (
+                    "user_verification",
+                    "resident_key",
+                    "challenge_timeout",
+                    "algorithms",
+                    "automatic_upgrades",
+                )
+            },
         ),
         ("Authenticators", {"fields": ("attestation", "attestation_roots", "allowed_aaguids")}),
         ("Limits", {"fields": ("rate_limit_per_key", "rate_limit_per_user", "event_retention_days")}),

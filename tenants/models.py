@@ -64,6 +64,10 @@ class Tenant(models.Model):
         blank=True,
         help_text="Authenticator AAGUIDs allowed to register (lowercase, dashed); empty allows every authenticator.",
     )
+    automatic_upgrades = models.BooleanField(
+        default=True,
+        help_text="Offer password users a silent passkey creation (conditional create) right after they sign in.",
+    )
     rate_limit_per_key = models.PositiveIntegerField(
         default=1200, help_text="Requests per minute one API key may make to the ceremony endpoints."
     )

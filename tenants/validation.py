@@ -242,6 +242,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "algorithms": algorithms_validate,
     "challenge_timeout": _integer(*CHALLENGE_TIMEOUT_RANGE, " seconds"),
     "allowed_aaguids": allowed_aaguids_validate,
+    "automatic_upgrades": _boolean,
     "rate_limit_per_key": _rate_limit("RATE_LIMIT_PER_KEY"),
     "rate_limit_per_user": _rate_limit("RATE_LIMIT_PER_USER"),
     "event_retention_days": _integer(*EVENT_RETENTION_RANGE, " days"),

@@ -24,6 +24,8 @@ def event_record(
     provider: str = "",
     credential_id: bytes | None = None,
     nudge_id: uuid.UUID | None = None,
+    mediation: str | None = None,
+    attachment: str | None = None,
     occurred_at: datetime | None = None,
 ) -> Event:
     client = client_of(user_agent or "")
@@ -39,6 +41,8 @@ def event_record(
         provider=provider,
         credential_id=credential_id,
         nudge_id=nudge_id,
+        mediation=mediation or "",
+        attachment=attachment or "",
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import NotFound
+from passkeys.services import registration_start
+from passkeys.webauthn import CONDITIONAL
 from tenants.models import Tenant
 
 from ..models import Event, EventType, Nudge, NudgeOutcome, NudgePolicy, NudgeSchedule, ScheduleStatus
@@ -23,10 +26,16 @@ from .events import event_record
 NOT_READY_RETRY = timedelta(days=7)
 
 
+# Why a nudge is shown: after a sign-in by another method, or after a passkey sign-in from another device.
+NO_PASSKEY_ON_PLATFORM = "no_passkey_on_platform"
+AFTER_CROSS_DEVICE = "after_cross_device"
+
+
 @dataclass(frozen=True)
 class NudgeDecision:
     nudge: Nudge | None
     reason: str
+    automatic_upgrade: dict[str, Any] | None = None  # {"public_key": creation options} for a conditional create
 
 
 def nudge_policy_for(tenant: Tenant) -> NudgePolicy:
@@ -41,7 +50,14 @@ def in_rollout(*, tenant_id: uuid.UUID, user_id: str, percent: int) -> bool:
 
 
 def _decide(
-    *, tenant: Tenant, policy: NudgePolicy, user_id: str, os_family: str, platform_ready: bool | None, now: datetime
+    *,
+    tenant: Tenant,
+    policy: NudgePolicy,
+    user_id: str,
+    os_family: str,
+    platform_ready: bool | None,
+    now: datetime,
+    reason: str = NO_PASSKEY_ON_PLATFORM,
 ) -> NudgeDecision:
     if not policy.enabled:
         return NudgeDecision(None, "disabled")
@@ -67,7 +83,7 @@ def _decide(
     nudge = Nudge.objects.create(
         tenant=tenant,
         user_id=user_id,
-        reason="no_passkey_on_platform",
+        reason=reason,
         os_family=os_family,
         created_at=now,
         accept_until=now + timedelta(hours=policy.acceptance_window_hours),
@@ -92,12 +108,79 @@ def sign_in_record(
     method: str,
     user_agent: str = "",
     platform_authenticator_available: bool | None = None,
+    conditional_create_available: bool | None = None,
+    username: str = "",
+    display_name: str = "",
     now: datetime | None = None,
 ) -> NudgeDecision:
-    """Record a sign-in by another method and answer whether to prompt for a passkey now."""
+    """Record a sign-in by another method and answer whether to prompt for a passkey now, and whether the
+    browser may create one silently (an automatic upgrade) now."""
     now = now or timezone.now()
+    os_family = client_of(user_agent).os_family
     event_record(tenant=tenant, type=EventType.SIGN_IN, user_id=user_id, user_agent=user_agent, method=method,
                  occurred_at=now)  # fmt: skip
+    decision = _decide(
+        tenant=tenant,
+        policy=nudge_policy_for(tenant),
+        user_id=user_id,
+        os_family=os_family,
+        platform_ready=platform_authenticator_available,
+        now=now,
+    )
+    _nudge_decided(tenant=tenant, decision=decision, user_id=user_id, user_agent=user_agent, now=now)
+    if conditional_create_available is True and username:
+        upgrade = _automatic_upgrade_offer(
+            tenant=tenant, user_id=user_id, username=username, display_name=display_name, os_family=os_family, now=now
+        )
+        decision = replace(decision, automatic_upgrade=upgrade)
+    return decision
+
+
+def _nudge_decided(*, tenant: Tenant, decision: NudgeDecision, user_id: str, user_agent: str, now: datetime) -> None:
+    if decision.nudge is not None:
+        event_record(tenant=tenant, type=EventType.NUDGE_DECIDED, user_id=user_id, user_agent=user_agent,
+                     nudge_id=decision.nudge.pk, occurred_at=now)  # fmt: skip
+
+
+def _automatic_upgrade_offer(
+    *, tenant: Tenant, user_id: str, username: str, display_name: str, os_family: str, now: datetime
+) -> dict[str, Any] | None:
+    """A conditional registration start for a user with no passkey usable here, at most once per user per UTC day.
+
+    Silent (no prompt is shown), so it leaves the nudge's prompt count alone; the schedule row is locked so two
+    concurrent sign-ins make one offer.
+    """
+    if not tenant.automatic_upgrades:
+        return None
+    today = now.astimezone(UTC).date()
+    schedule, _ = NudgeSchedule.objects.select_for_update().get_or_create(tenant=tenant, user_id=user_id)
+    if schedule.upgrade_offered_on == today:
+        return None
+    if has_usable_passkey(tenant=tenant, user_id=user_id, os_family=os_family):
+        return None
+    options = registration_start(
+        tenant=tenant, user_id=user_id, username=username, display_name=display_name, mediation=CONDITIONAL
+    )
+    schedule.upgrade_offered_on = today
+    schedule.save(update_fields=["upgrade_offered_on"])
+    return {"public_key": options}
+
+
+@transaction.atomic
+def nudge_after_passkey_sign_in(
+    *,
+    tenant: Tenant,
+    user_id: str,
+    attachment: str | None,
+    user_agent: str = "",
+    platform_authenticator_available: bool | None = None,
+    now: datetime | None = None,
+) -> NudgeDecision | None:
+    """After a passkey sign-in from another device (a phone over hybrid, a security key), whether to prompt for a
+    passkey on this one: the sign-in nudge's policy, cooldown and outcomes. None for a same-device sign-in."""
+    if attachment != "cross-platform":
+        return None
+    now = now or timezone.now()
     decision = _decide(
         tenant=tenant,
         policy=nudge_policy_for(tenant),
@@ -105,10 +188,9 @@ def sign_in_record(
         os_family=client_of(user_agent).os_family,
         platform_ready=platform_authenticator_available,
         now=now,
+        reason=AFTER_CROSS_DEVICE,
     )
-    if decision.nudge is not None:
-        event_record(tenant=tenant, type=EventType.NUDGE_DECIDED, user_id=user_id, user_agent=user_agent,
-                     nudge_id=decision.nudge.pk, occurred_at=now)  # fmt: skip
+    _nudge_decided(tenant=tenant, decision=decision, user_id=user_id, user_agent=user_agent, now=now)
     return decision
 
 
@@ -152,22 +234,24 @@ def _outcome_apply(*, tenant: Tenant, nudge: Nudge, outcome: str, now: datetime)
     return True
 
 
-def nudges_accept_on_registration(*, tenant: Tenant, user_id: str, now: datetime | None = None) -> int:
+def nudges_accept_on_registration(*, tenant: Tenant, user_id: str, now: datetime | None = None) -> uuid.UUID | None:
     """A passkey registered inside an open nudge's window accepts it at once, in the caller's
     transaction, so metrics see it without beat (the embedded mode has none); the sweep stays a
-    safety net and skips what this accepted. Returns how many nudges it accepted."""
+    safety net and skips what this accepted. Returns the latest nudge it accepted, if any."""
     now = now or timezone.now()
     with transaction.atomic():
         # Locked like the sweep locks them, so a concurrent sweep and this never both accept one nudge.
-        open_nudges = nudges_open(tenant=tenant, user_id=user_id, now=now).select_for_update()
-        accepted = sum(
-            _outcome_apply(tenant=tenant, nudge=nudge, outcome=NudgeOutcome.ACCEPTED, now=now) for nudge in open_nudges
-        )
+        open_nudges = nudges_open(tenant=tenant, user_id=user_id, now=now).order_by("created_at").select_for_update()
+        accepted = [
+            nudge.pk
+            for nudge in open_nudges
+            if _outcome_apply(tenant=tenant, nudge=nudge, outcome=NudgeOutcome.ACCEPTED, now=now)
+        ]
         if accepted:
             NudgeSchedule.objects.filter(tenant=tenant, user_id=user_id).update(
                 status=ScheduleStatus.DONE, next_eligible_at=None
             )
-    return accepted
+    return accepted[-1] if accepted else None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from analytics.services.nudges import nudge_outcome_record, sign_in_record
 from core.errors import ErrorCode
 
 from ..schema import Problems
-from ..serializers import IdField, JsonBooleanField, TextField, validated
+from ..serializers import IdField, JsonBooleanField, NudgeSerializer, OmitsAbsent, TextField, validated
 from ..throttling import CEREMONY_THROTTLES, MetricsKeyRateThrottle
 
 SIGN_IN_METHODS = ["password", "otp", "magic_link", "social", "sso", "other"]
@@ -33,13 +33,28 @@ class SignInsApi(APIView):
         method = serializers.ChoiceField(SIGN_IN_METHODS)
         user_agent = TextField(max_length=1024, required=False, allow_blank=True)
         platform_authenticator_available = JsonBooleanField(required=False, allow_null=True, default=None)
+        conditional_create_available = JsonBooleanField(
+            required=False, help_text="PublicKeyCredential.getClientCapabilities().conditionalCreate."
+        )
+        username = TextField(
+            max_length=255, required=False, help_text="The name a passkey made by an automatic upgrade carries."
+        )
+        display_name = TextField(max_length=255, required=False, allow_blank=True)
 
     @extend_schema_serializer(component_name="NudgeDecision")
-    class OutputSerializer(serializers.Serializer):
-        nudge = inline_serializer(
-            "Nudge", {"id": serializers.UUIDField(), "reason": serializers.CharField()}, allow_null=True
-        )
+    class OutputSerializer(OmitsAbsent):
+        nudge = NudgeSerializer(allow_null=True)
         reason = serializers.CharField(help_text="Why the user is, or is not, asked now.")
+        automatic_upgrade = inline_serializer(
+            "AutomaticUpgrade",
+            {
+                "public_key": serializers.DictField(
+                    help_text='For navigator.credentials.create({publicKey, mediation: "conditional"}).'
+                )
+            },
+            required=False,
+            help_text="Creation options for a silent passkey creation now; absent when none is offered.",
+        )
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
@@ -93,6 +108,13 @@ class AdoptionDaySerializer(serializers.Serializer):
     nudges_accepted = serializers.IntegerField()
     nudges_dismissed = serializers.IntegerField()
     nudge_conversion_rate = serializers.FloatField()
+    automatic_upgrades_offered = serializers.IntegerField(
+        help_text="Conditional registration starts, called directly or inside a sign-in answer."
+    )
+    automatic_upgrades_completed = serializers.IntegerField(help_text="Passkeys those automatic upgrades created.")
+    cross_device_sign_ins = serializers.IntegerField(
+        help_text='Passkey sign-ins with authenticatorAttachment "cross-platform" (a phone over hybrid, a key).'
+    )
 
 
 @extend_schema_serializer(component_name="AdoptionReport")
@@ -108,6 +130,7 @@ class AdoptionReportSerializer(serializers.Serializer):
                 ("os", "Counts by operating-system family."),
                 ("browser", "Counts by browser family."),
                 ("provider", "Counts by passkey provider (from the AAGUID)."),
+                ("creation_path", "New passkeys by how they were made: nudge, automatic_upgrade, other."),
             )
         },
     )

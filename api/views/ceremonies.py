@@ -8,7 +8,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.encoding import b64url_encode
+from analytics.services.nudges import nudge_after_passkey_sign_in
+from core.encoding import b64url_decode, b64url_encode
+from core.errors import DomainError
 from passkeys.services import (
     authentication_finish,
     authentication_start,
@@ -17,11 +19,24 @@ from passkeys.services import (
 )
 
 from ..schema import ceremony_problems
-from ..serializers import CredentialSerializer, IdField, IpAddressField, TextField, validated
+from ..serializers import (
+    ATTACHMENTS,
+    B64URL_SCHEMA,
+    CredentialSerializer,
+    IdField,
+    IpAddressField,
+    JsonBooleanField,
+    NudgeSerializer,
+    OmitsAbsent,
+    TextField,
+    validated,
+)
 from ..throttling import CEREMONY_THROTTLES
 
 REQUIREMENTS = ["required", "preferred", "discouraged"]
 MEDIATIONS = ["optional", "conditional", "required", "silent", "immediate"]
+# A create() knows no silent or immediate mediation; "conditional" is an automatic upgrade.
+REGISTRATION_MEDIATIONS = ["optional", "conditional", "required"]
 HINTS = ["security-key", "client-device", "hybrid"]
 
 
@@ -46,9 +61,86 @@ class HintsField(serializers.ListField):
         return hints
 
 
+# A PRF salt (WebAuthn §10.1.4 AuthenticationExtensionsPRFValues): base64url of 1 to 256 bytes.
+PRF_SALT_MAX_BYTES = 256
+PRF_SALT_SCHEMA = {**B64URL_SCHEMA, "minLength": 2, "maxLength": 342}  # 342 characters carry 256 bytes
+PRF_VALUES_SCHEMA = {
+    "type": "object",
+    "properties": {"first": PRF_SALT_SCHEMA, "second": PRF_SALT_SCHEMA},
+    "required": ["first"],
+    "additionalProperties": False,
+}
+MAX_PRF_CREDENTIALS = 64
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            "eval": PRF_VALUES_SCHEMA,
+            "evalByCredential": {
+                "type": "object",
+                "additionalProperties": PRF_VALUES_SCHEMA,
+                "minProperties": 1,
+                "maxProperties": MAX_PRF_CREDENTIALS,
+                "description": "Salts per credential id (base64url) of the user's allowCredentials.",
+            },
+        },
+        "minProperties": 1,
+        "additionalProperties": False,
+        "description": "PRF inputs, copied into the options' extensions.prf; the outputs stay in the browser.",
+    }
+)
+class PrfInputsField(serializers.Field):
+    """`{"eval": {"first", "second"?}}` and/or `{"evalByCredential": {credential_id: {...}}}`, salts in base64url."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not data or set(data) - {"eval", "evalByCredential"}:
+            raise serializers.ValidationError('must be an object with "eval" and/or "evalByCredential"')
+        inputs = {}
+        if "eval" in data:
+            inputs["eval"] = _prf_values(data["eval"], where="eval")
+        if "evalByCredential" in data:
+            by_credential = data["evalByCredential"]
+            if not isinstance(by_credential, dict) or not 1 <= len(by_credential) <= MAX_PRF_CREDENTIALS:
+                raise serializers.ValidationError(
+                    f"evalByCredential must map 1 to {MAX_PRF_CREDENTIALS} credential ids to salts"
+                )
+            for credential_id in by_credential:
+                _b64url(credential_id, where="evalByCredential key")
+            inputs["evalByCredential"] = {
+                credential_id: _prf_values(values, where=f"evalByCredential.{credential_id[:40]}")
+                for credential_id, values in by_credential.items()
+            }
+        return inputs
+
+
+def _b64url(value, *, where: str) -> bytes:
+    try:
+        return b64url_decode(value) if isinstance(value, str) else b64url_decode("!")
+    except DomainError:
+        raise serializers.ValidationError(f"{where} must be base64url without padding") from None
+
+
+def _prf_values(values, *, where: str) -> dict[str, str]:
+    if not isinstance(values, dict) or "first" not in values or set(values) - {"first", "second"}:
+        raise serializers.ValidationError(f'{where} must be {{"first": salt, "second"?: salt}}')
+    for name, salt in values.items():
+        if not 1 <= len(_b64url(salt, where=f"{where}.{name}")) <= PRF_SALT_MAX_BYTES:
+            raise serializers.ValidationError(f"{where}.{name} must be 1 to {PRF_SALT_MAX_BYTES} bytes")
+    return dict(values)
+
+
 RegistrationOptions = inline_serializer(
     "RegistrationOptions",
-    {"public_key": serializers.DictField(help_text="For PublicKeyCredential.parseCreationOptionsFromJSON().")},
+    {
+        "public_key": serializers.DictField(help_text="For PublicKeyCredential.parseCreationOptionsFromJSON()."),
+        "mediation": serializers.ChoiceField(
+            REGISTRATION_MEDIATIONS,
+            required=False,
+            help_text='The request\'s mediation, echoed for navigator.credentials.create() ("conditional": silently).',
+        ),
+    },
 )
 AuthenticationOptions = inline_serializer(
     "AuthenticationOptions",
@@ -79,12 +171,21 @@ class RegistrationStartApi(APIView):
         resident_key = serializers.ChoiceField(REQUIREMENTS, required=False)
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
         hints = HintsField()
+        mediation = serializers.ChoiceField(
+            REGISTRATION_MEDIATIONS,
+            required=False,
+            help_text='"conditional": options for an automatic upgrade, accepted without user presence.',
+        )
+        prf = JsonBooleanField(required=False, help_text="true: ask the authenticator to enable PRF.")
 
     @extend_schema(request=InputSerializer, responses={200: RegistrationOptions})
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         options = registration_start(tenant=request.auth.tenant, **data)
-        return Response({"public_key": options})
+        body = {"public_key": options}
+        if data.get("mediation"):
+            body["mediation"] = data["mediation"]
+        return Response(body)
 
 
 class RegistrationFinishApi(APIView):
@@ -120,6 +221,7 @@ class AuthenticationStartApi(APIView):
         user_verification = serializers.ChoiceField(REQUIREMENTS, required=False)
         mediation = serializers.ChoiceField(MEDIATIONS, required=False)
         hints = HintsField()
+        prf = PrfInputsField(required=False)
 
     @extend_schema(request=InputSerializer, responses={200: AuthenticationOptions})
     def post(self, request):
@@ -140,23 +242,46 @@ class AuthenticationFinishApi(APIView):
         credential = serializers.DictField(help_text="AuthenticationResponseJSON, as credential.toJSON() returns it.")
         user_agent = TextField(max_length=1024, required=False, allow_blank=True)
         ip = IpAddressField(required=False, allow_null=True)
+        platform_authenticator_available = JsonBooleanField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="From isUserVerifyingPlatformAuthenticatorAvailable(), for a nudge after a cross-device login.",
+        )
 
     @extend_schema_serializer(component_name="AuthenticationFinishResponse")
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(OmitsAbsent):
         user_id = serializers.CharField(source="credential.user.user_id")
         credential_id = serializers.SerializerMethodField()
         user_verified = serializers.BooleanField()
         backed_up = serializers.BooleanField()
         token = serializers.CharField(help_text="ES256 JWT, verifiable with the tenant's JWKS.")
+        authenticator_attachment = serializers.ChoiceField(
+            ATTACHMENTS,
+            source="attachment",
+            allow_null=True,
+            help_text='The response\'s authenticatorAttachment: "cross-platform" is another device.',
+        )
+        nudge = NudgeSerializer(
+            required=False,
+            help_text="After a login from another device by a user with no passkey usable here: prompt for one.",
+        )
 
-        def get_credential_id(self, result) -> str:
-            return b64url_encode(bytes(result.credential.credential_id))
+        def get_credential_id(self, answer) -> str:
+            return b64url_encode(bytes(answer["credential"].credential_id))
 
-    @extend_schema(
-        request=InputSerializer, responses={200: OutputSerializer, **ceremony_problems("authentication")}
-    )
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, **ceremony_problems("authentication")})
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
         tenant = request.auth.tenant
+        platform_ready = data.pop("platform_authenticator_available")
         result = authentication_finish(tenant=tenant, issuer=_issuer(request, tenant), **data)
-        return Response(self.OutputSerializer(result).data)
+        decision = nudge_after_passkey_sign_in(
+            tenant=tenant,
+            user_id=result.credential.user.user_id,
+            attachment=result.attachment,
+            user_agent=data.get("user_agent", ""),
+            platform_authenticator_available=platform_ready,
+        )
+        answer = {**vars(result), "nudge": decision.nudge if decision else None}
+        return Response(self.OutputSerializer(answer).data)

@@ -10,7 +10,8 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from core.errors import ErrorCode
+from core.encoding import b64url_encode
+from core.errors import DomainError, ErrorCode
 from tenants.models import Tenant
 
 from .. import webauthn
@@ -33,6 +34,7 @@ class AuthenticationResult:
     user_verified: bool
     backed_up: bool
     token: str
+    attachment: str | None  # authenticatorAttachment of this login: "cross-platform" is another device
 
 
 def authentication_start(
@@ -42,17 +44,21 @@ def authentication_start(
     user_verification: str | None = None,
     mediation: str | None = None,
     hints: list[str] | None = None,
+    prf: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """PublicKeyCredentialRequestOptionsJSON; with a user_id only that user's credentials may answer.
 
     Conditional and immediate mediation (autofill; L3 "sign in only if a passkey is at hand") need an
-    empty allow list, so they are never user-bound.
+    empty allow list, so they are never user-bound. `prf` salts go to the browser as they came.
     """
-    bound_user_id = user_id if mediation not in DISCOVERABLE_MEDIATIONS else None
+    discoverable_mode = mediation if mediation in DISCOVERABLE_MEDIATIONS else None  # recorded as its own mode
+    bound_user_id = user_id if discoverable_mode is None else None
     allow = None if bound_user_id is None else login_allow_list(tenant=tenant, user_id=bound_user_id)
+    if prf and "evalByCredential" in prf:
+        _check_eval_by_credential(prf["evalByCredential"], allow=allow)
     user_verification = user_verification or tenant.user_verification
     options, challenge = webauthn.authentication_options(
-        tenant=tenant, allow=allow, user_verification=user_verification, hints=hints
+        tenant=tenant, allow=allow, user_verification=user_verification, hints=hints, prf=prf
     )
     challenge_save(
         PendingCeremony(
@@ -62,10 +68,35 @@ def authentication_start(
             user_verification=user_verification,
             expires_at=time.time() + tenant.challenge_timeout,
             user_id=bound_user_id,
+            mediation=discoverable_mode,
         )
     )
-    ceremony_started.send(sender=Tenant, tenant=tenant, ceremony=AUTHENTICATION, user_id=bound_user_id)
+    ceremony_started.send(
+        sender=Tenant,
+        tenant=tenant,
+        ceremony=AUTHENTICATION,
+        user_id=bound_user_id,
+        mediation=discoverable_mode,
+    )
     return options
+
+
+def _check_eval_by_credential(salts: dict[str, Any], *, allow: list[tuple[bytes, list[str]]] | None) -> None:
+    """PRF evalByCredential names credentials of allowCredentials (WebAuthn §10.1.4); a browser refuses anything
+    else with a NotSupportedError or SyntaxError, so say it here, where the relying party's backend hears it."""
+    allowed = {b64url_encode(credential_id) for credential_id, _ in allow or []}
+    if not allowed:
+        raise DomainError(
+            "prf.evalByCredential needs a login bound to a user with passkeys (user_id, not conditional or "
+            "immediate mediation): the browser refuses it without allowCredentials.",
+            code=ErrorCode.VALIDATION_ERROR,
+        )
+    unknown = [credential_id for credential_id in salts if credential_id not in allowed]
+    if unknown:
+        raise DomainError(
+            f"prf.evalByCredential names {len(unknown)} credential(s) that are not this user's.",
+            code=ErrorCode.VALIDATION_ERROR,
+        )
 
 
 def _possible_clone(stored: Credential) -> PasskeyError:
@@ -125,9 +156,15 @@ def authentication_finish(
         credential=stored,
         user_agent=user_agent,
         ip=ip,
+        mediation=pending.mediation,
+        attachment=verified.attachment,
     )
     return AuthenticationResult(
-        credential=stored, user_verified=verified.user_verified, backed_up=verified.backed_up, token=token
+        credential=stored,
+        user_verified=verified.user_verified,
+        backed_up=verified.backed_up,
+        token=token,
+        attachment=verified.attachment,
     )
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from core.errors import ErrorCode
+from core.errors import DomainError, ErrorCode
 from tenants.models import Tenant
 
 from .. import webauthn
 from ..challenges import REGISTRATION, PendingCeremony, challenge_consume, challenge_save
 from ..errors import PasskeyError, credential_exists
-from ..models import Credential, PasskeyUser
+from ..models import CreatedVia, Credential, PasskeyUser
 from ..providers import provider_name
 from ..selectors import credential_id_taken, passkey_user_get, registration_exclude_list
 from ..signals import ceremony_started, ceremony_succeeded
@@ -49,8 +49,19 @@ def registration_start(
     resident_key: str | None = None,
     user_verification: str | None = None,
     hints: list[str] | None = None,
+    mediation: str | None = None,
+    prf: bool = False,
 ) -> dict[str, Any]:
-    """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials."""
+    """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials.
+
+    `mediation` "conditional" starts an automatic upgrade: the challenge remembers it, and only its finish may come
+    without user presence.
+    """
+    if mediation == webauthn.CONDITIONAL and not tenant.automatic_upgrades:
+        raise DomainError(
+            "Automatic upgrades (mediation conditional) are turned off for this relying party.",
+            code=ErrorCode.VALIDATION_ERROR,
+        )
     user = passkey_user_get_or_create(tenant=tenant, user_id=user_id)
     user_verification = user_verification or tenant.user_verification
     options, challenge = webauthn.registration_options(
@@ -63,6 +74,7 @@ def registration_start(
         user_verification=user_verification,
         authenticator_attachment=authenticator_attachment,
         hints=hints,
+        prf=prf,
     )
     challenge_save(
         PendingCeremony(
@@ -75,9 +87,10 @@ def registration_start(
             user_id=user_id,
             user_handle=bytes(user.handle).hex(),
             algorithms=list(webauthn.tenant_algorithms(tenant)),
+            mediation=mediation,
         )
     )
-    ceremony_started.send(sender=Tenant, tenant=tenant, ceremony=REGISTRATION, user_id=user_id)
+    ceremony_started.send(sender=Tenant, tenant=tenant, ceremony=REGISTRATION, user_id=user_id, mediation=mediation)
     return options
 
 
@@ -108,6 +121,12 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
             backup_eligible=verified.backup_eligible,
             backed_up=verified.backed_up,
             user_verified=verified.user_verified,
+            discoverable=verified.discoverable,
+            prf_enabled=verified.prf_enabled,
+            created_via=CreatedVia.AUTOMATIC_UPGRADE
+            if pending.mediation == webauthn.CONDITIONAL
+            else CreatedVia.CEREMONY,
+            authenticator_attachment=verified.attachment or "",
             name=(name or provider or "Passkey")[:200],
         )
         # The owner as the pending ceremony recorded it, so that showing the credential costs no query.
@@ -127,6 +146,8 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
                     credential=stored,
                     user_agent=user_agent,
                     ip=None,
+                    mediation=pending.mediation,
+                    attachment=verified.attachment,
                 )
         except IntegrityError:
             # §7.1 step 26: a credential id is registered once per relying party.

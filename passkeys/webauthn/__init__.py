@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .attestation import FORMATS, TenantRootsVerifier, format_verifier, tenant_attestation_roots
 from .authentication import StoredCredential, VerifiedAuthentication, authentication_verify
+from .checks import CONDITIONAL
 from .options import authentication_options, registration_options, server_for, tenant_algorithms
 from .parsing import (
     AuthenticationResponse,
@@ -21,6 +22,7 @@ from .parsing import (
 from .registration import MAX_CREDENTIAL_ID_BYTES, VerifiedRegistration, registration_verify
 
 __all__ = [
+    "CONDITIONAL",
     "FORMATS",
     "MAX_CREDENTIAL_ID_BYTES",
     "AuthenticationResponse",

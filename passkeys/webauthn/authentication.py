@@ -37,6 +37,7 @@ class VerifiedAuthentication:
     user_verified: bool
     backup_eligible: bool
     backed_up: bool
+    attachment: str | None  # authenticatorAttachment as the client reported it: "cross-platform" is another device
 
 
 def authentication_verify(
@@ -70,7 +71,7 @@ def authentication_verify(
     # disagrees with the stored value is not from the authenticator that registered it, or that one misbehaves.
     if auth_data.is_backup_eligible() != stored.backup_eligible:
         raise fail(ErrorCode.INVALID_BACKUP_FLAGS, "backup eligibility differs from the registered credential's")
-    # Step 20: extension outputs: none are requested; unsolicited ones are ignored.
+    # Step 20: extension outputs: PRF's are the relying party frontend's secrets and never read; others are ignored.
     # Steps 21-22: the signature over authenticatorData || SHA-256(clientDataJSON), by the stored public key.
     public_key = CoseKey.parse(cbor.decode(stored.public_key))
     try:
@@ -84,4 +85,5 @@ def authentication_verify(
         user_verified=auth_data.is_user_verified(),
         backup_eligible=auth_data.is_backup_eligible(),
         backed_up=auth_data.is_backed_up(),
+        attachment=parsed.attachment,
     )

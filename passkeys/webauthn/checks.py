@@ -15,6 +15,9 @@ from tenants.models import Tenant
 from ..errors import PasskeyError
 from .parsing import ParsedResponse
 
+# The mediation of an automatic upgrade (a registration) or of autofill (an authentication).
+CONDITIONAL = "conditional"
+
 
 class Ceremony(Protocol):
     """What start decided and finish must hold the response to (passkeys.challenges.PendingCeremony)."""
@@ -24,6 +27,7 @@ class Ceremony(Protocol):
     expires_at: float
     user_id: str | None
     algorithms: list[int]
+    mediation: str | None
 
 
 def fail(code: ErrorCode, detail: str) -> PasskeyError:
@@ -57,16 +61,24 @@ def check_client_data(parsed: ParsedResponse, *, expected_type: str, pending: Ce
             raise fail(ErrorCode.CROSS_ORIGIN_NOT_ALLOWED, "ceremonies from a cross-origin frame are not allowed")
 
 
-def check_authenticator_data(auth_data: AuthenticatorData, *, pending: Ceremony, tenant: Tenant) -> None:
-    """§7.1 steps 13-16 / §7.2 steps 15-18."""
+def check_authenticator_data(
+    auth_data: AuthenticatorData, *, pending: Ceremony, tenant: Tenant, conditional_create: bool = False
+) -> None:
+    """§7.1 steps 13-16 / §7.2 steps 15-18.
+
+    `conditional_create`: the registration was started with mediation "conditional" (an automatic upgrade, made
+    without a dialog), which L3 §7.1 step 14 exempts from UP; no gesture means no verification either, so UV is
+    not required. Only the stored ceremony may say so, never the request.
+    """
     # §7.1 step 13 / §7.2 step 15: rpIdHash.
     if not constant_time.bytes_eq(sha256(tenant.rp_id.encode()), auth_data.rp_id_hash):
         raise fail(ErrorCode.RP_ID_MISMATCH, "authenticatorData.rpIdHash is not the hash of this relying party's id")
     # §7.1 step 14 / §7.2 step 16: user present.
-    if not auth_data.is_user_present():
+    if not conditional_create and not auth_data.is_user_present():
         raise fail(ErrorCode.USER_PRESENCE_REQUIRED, "the authenticator did not report user presence")
     # §7.1 step 15 / §7.2 step 17: user verified, when the ceremony required it.
-    if pending.user_verification == "required" and not auth_data.is_user_verified():
+    required = pending.user_verification == "required" and not conditional_create
+    if required and not auth_data.is_user_verified():
         raise fail(ErrorCode.USER_VERIFICATION_REQUIRED, "user verification is required")
     # §7.1 step 16 / §7.2 step 18: BS may only be set when BE is.
     if auth_data.is_backed_up() and not auth_data.is_backup_eligible():

@@ -89,8 +89,15 @@ def registration_options(
     user_verification: str,
     authenticator_attachment: str | None,
     hints: list[str] | None = None,
+    prf: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """PublicKeyCredentialCreationOptionsJSON and its base64url challenge."""
+    """PublicKeyCredentialCreationOptionsJSON and its base64url challenge.
+
+    credProps is always asked for (its rk is stored as `discoverable`); `prf` asks the authenticator to enable PRF.
+    """
+    extensions: dict[str, Any] = {"credProps": True}
+    if prf:
+        extensions["prf"] = {}
     options, state = server_for(tenant).register_begin(
         PublicKeyCredentialUserEntity(id=user_handle, name=username, display_name=display_name),
         credentials=_descriptors(exclude),
@@ -99,7 +106,7 @@ def registration_options(
         authenticator_attachment=AuthenticatorAttachment(authenticator_attachment)
         if authenticator_attachment
         else None,
-        extensions={"credProps": True},
+        extensions=extensions,
     )
     return _with_hints(dict(options.public_key), hints), state["challenge"]
 
@@ -110,10 +117,13 @@ def authentication_options(
     allow: list[tuple[bytes, list[str]]] | None,
     user_verification: str,
     hints: list[str] | None = None,
+    prf: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """PublicKeyCredentialRequestOptionsJSON and its base64url challenge."""
+    """PublicKeyCredentialRequestOptionsJSON and its base64url challenge; `prf` (eval or evalByCredential, salts in
+    base64url as the JSON form has them) is copied into extensions.prf for the browser to evaluate."""
     options, state = server_for(tenant).authenticate_begin(
         credentials=None if allow is None else _descriptors(allow),
         user_verification=UserVerificationRequirement(user_verification),
+        extensions={"prf": prf} if prf else None,
     )
     return _with_hints(dict(options.public_key), hints), state["challenge"]

@@ -37,6 +37,7 @@ __all__ = [
 fido2.utils.get_type_hints = functools.cache(typing.get_type_hints)
 
 TRANSPORTS = frozenset({"usb", "nfc", "ble", "smart-card", "hybrid", "internal"})
+ATTACHMENTS = frozenset({"platform", "cross-platform"})
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
@@ -48,6 +49,9 @@ class ParsedResponse:
     client_data: CollectedClientData
     client_data_members: dict[str, Any]
     transports: list[str]
+    attachment: str | None = None  # authenticatorAttachment, when the client said platform or cross-platform
+    discoverable: bool | None = None  # clientExtensionResults.credProps.rk, when the client said
+    prf_enabled: bool = False  # clientExtensionResults.prf.enabled
 
     @property
     def challenge(self) -> str:
@@ -100,9 +104,33 @@ def _parse(data: Any, cls: type[RegistrationResponse] | type[AuthenticationRespo
     transports = (
         [t for t in transports if isinstance(t, str) and t in TRANSPORTS] if isinstance(transports, list) else []
     )
+    attachment = data.get("authenticatorAttachment")
+    outputs = _client_outputs(data.get("clientExtensionResults"))
     return ParsedResponse(
-        response=parsed, client_data=client_data, client_data_members=members, transports=transports[:8]
+        response=parsed,
+        client_data=client_data,
+        client_data_members=members,
+        transports=transports[:8],
+        attachment=attachment if isinstance(attachment, str) and attachment in ATTACHMENTS else None,
+        discoverable=outputs.get("rk"),
+        prf_enabled=outputs.get("prf_enabled") is True,
     )
+
+
+def _client_outputs(results: Any) -> dict[str, bool]:
+    """The two client extension outputs the service keeps: credProps.rk and prf.enabled, when they are booleans.
+
+    Everything else is dropped here, above all prf.results: PRF outputs are the relying party's secrets.
+    """
+    if not isinstance(results, Mapping):
+        return {}
+    outputs = {}
+    cred_props, prf = results.get("credProps"), results.get("prf")
+    if isinstance(cred_props, Mapping) and isinstance(cred_props.get("rk"), bool):
+        outputs["rk"] = cred_props["rk"]
+    if isinstance(prf, Mapping) and isinstance(prf.get("enabled"), bool):
+        outputs["prf_enabled"] = prf["enabled"]
+    return outputs
 
 
 def registration_parse(data: Any) -> ParsedResponse:

@@ -14,7 +14,7 @@ from core.errors import ErrorCode
 from tenants.models import Tenant
 
 from .attestation import attestation_verify
-from .checks import Ceremony, check_authenticator_data, check_client_data, check_not_expired, fail
+from .checks import CONDITIONAL, Ceremony, check_authenticator_data, check_client_data, check_not_expired, fail
 from .parsing import ParsedResponse
 
 MAX_CREDENTIAL_ID_BYTES = 1023
@@ -34,6 +34,9 @@ class VerifiedRegistration:
     backed_up: bool
     user_verified: bool
     transports: list[str]
+    attachment: str | None
+    discoverable: bool | None
+    prf_enabled: bool
 
 
 def _check_public_key(key: CoseKey) -> None:
@@ -83,8 +86,10 @@ def registration_verify(*, tenant: Tenant, parsed: ParsedResponse, pending: Cere
     # Step 11: hash, the SHA-256 of clientDataJSON: parsed.client_data.hash, used in step 22.
     attestation_object = parsed.response.response.attestation_object
     auth_data = attestation_object.auth_data
-    # Steps 13-16: rpIdHash, UP, UV when required, BS only with BE.
-    check_authenticator_data(auth_data, pending=pending, tenant=tenant)
+    # Steps 13-16: rpIdHash, UP unless the ceremony is a conditional create, UV when required, BS only with BE.
+    check_authenticator_data(
+        auth_data, pending=pending, tenant=tenant, conditional_create=pending.mediation == CONDITIONAL
+    )
     # Steps 17-18: BE and BS inform no registration policy; they are stored with the credential.
     credential_data = _attested_credential(parsed, auth_data)
     # Step 19: the key's algorithm is one the options offered, and the key is valid for it.
@@ -92,7 +97,7 @@ def registration_verify(*, tenant: Tenant, parsed: ParsedResponse, pending: Cere
     if public_key.get(3) not in pending.algorithms:
         raise fail(ErrorCode.UNSUPPORTED_ALGORITHM, f"algorithm {public_key.get(3)} was not offered")
     _check_public_key(public_key)
-    # Step 20: extension outputs: only credProps is requested, and its output is advisory; others are ignored.
+    # Step 20: extension outputs: credProps.rk and prf.enabled are advisory and stored; others are ignored.
     # Steps 21-24: the statement verified by its format, and trusted by the tenant's roots when it has any.
     attestation_verify(
         attestation_object=attestation_object,
@@ -113,4 +118,7 @@ def registration_verify(*, tenant: Tenant, parsed: ParsedResponse, pending: Cere
         backed_up=auth_data.is_backed_up(),
         user_verified=auth_data.is_user_verified(),
         transports=parsed.transports,
+        attachment=parsed.attachment,
+        discoverable=parsed.discoverable,
+        prf_enabled=parsed.prf_enabled,
     )

@@ -66,7 +66,8 @@ ZERO_DAY = {
     "sign_ins": 0, "passkey_sign_ins": 0, "registrations_started": 0, "registrations_completed": 0,
     "authentications_started": 0, "authentications_completed": 0, "authentication_failures": 0,
     "nudges_shown": 0, "nudges_accepted": 0, "nudges_dismissed": 0,
-    "os_breakdown": {}, "browser_breakdown": {}, "provider_breakdown": {},
+    "automatic_upgrades_offered": 0, "automatic_upgrades_completed": 0, "cross_device_sign_ins": 0,
+    "os_breakdown": {}, "browser_breakdown": {}, "provider_breakdown": {}, "creation_path_breakdown": {},
 }  # fmt: skip
 EXPECTED = {
     D1: {**ZERO_DAY, "users": 3, "passkey_users": 1, "sign_ins": 3, "passkey_sign_ins": 1,
@@ -74,13 +75,14 @@ EXPECTED = {
          "authentications_started": 2, "authentications_completed": 1, "authentication_failures": 1,
          "nudges_shown": 1, "nudges_dismissed": 1,
          "os_breakdown": {"iOS": 1}, "browser_breakdown": {"Mobile Safari": 1},
-         "provider_breakdown": {"Apple Passwords": 1}},
+         "provider_breakdown": {"Apple Passwords": 1}, "creation_path_breakdown": {"other": 1}},
     D2: {**ZERO_DAY, "users": 4, "passkey_users": 2, "sign_ins": 4, "passkey_sign_ins": 3,
          "registrations_started": 2, "registrations_completed": 1,
          "authentications_started": 3, "authentications_completed": 3,
          "nudges_shown": 1, "nudges_accepted": 1,
          "os_breakdown": {"Android": 2, "Mac OS X": 1}, "browser_breakdown": {"Chrome Mobile": 2, "Safari": 1},
-         "provider_breakdown": {"Google Password Manager": 2, "Apple Passwords": 1}},
+         "provider_breakdown": {"Google Password Manager": 2, "Apple Passwords": 1},
+         "creation_path_breakdown": {"other": 1}},
     D3: {**ZERO_DAY, "users": 4, "passkey_users": 2},
 }  # fmt: skip
 
@@ -200,6 +202,7 @@ def test_report_days_and_breakdowns_match_the_stored_rows(computed, history):
         "os": {"Android": 2, "iOS": 1, "Mac OS X": 1},
         "browser": {"Chrome Mobile": 2, "Mobile Safari": 1, "Safari": 1},
         "provider": {"Apple Passwords": 2, "Google Password Manager": 2},
+        "creation_path": {"other": 2},
     }
 
 

@@ -146,7 +146,10 @@ def test_passkey_registered_through_the_api_after_a_nudge_counts_as_accepted(api
     assert nudges_schedule().accepted == 0  # the registration accepted it already
     nudge = Nudge.objects.get(pk=nudge_id)
     assert nudge.outcome == "accepted"
-    assert events_of(nudge) == sorted([EventType.NUDGE_SHOWN, EventType.NUDGE_ACCEPTED])
+    # the registration's event names the nudge it accepted: its creation path
+    assert events_of(nudge) == sorted(
+        [EventType.NUDGE_SHOWN, EventType.NUDGE_ACCEPTED, EventType.REGISTRATION_SUCCEEDED]
+    )
     assert NudgeSchedule.objects.get(user_id="alice").status == ScheduleStatus.DONE
 
 

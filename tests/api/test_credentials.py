@@ -26,6 +26,10 @@ CREDENTIAL_FIELDS = {
     "backed_up",
     "user_verified",
     "sign_count",
+    "discoverable",
+    "prf_enabled",
+    "created_via",
+    "authenticator_attachment",
     "created_at",
     "last_used_at",
 }

@@ -168,12 +168,18 @@ def _request_fields(schema: dict, path: str) -> tuple[set[str], set[str]]:
                 "resident_key",
                 "user_verification",
                 "hints",
+                "mediation",
+                "prf",
             },
             {"user_id", "username"},
         ),
         ("/v1/registrations/finish", {"credential", "name", "user_agent"}, {"credential"}),
-        ("/v1/authentications/start", {"user_id", "user_verification", "mediation", "hints"}, set()),
-        ("/v1/authentications/finish", {"credential", "user_agent", "ip"}, {"credential"}),
+        ("/v1/authentications/start", {"user_id", "user_verification", "mediation", "hints", "prf"}, set()),
+        (
+            "/v1/authentications/finish",
+            {"credential", "user_agent", "ip", "platform_authenticator_available"},
+            {"credential"},
+        ),
     ],
 )
 def test_openapi_describes_each_ceremony_request_body(schema, path, fields, required):

@@ -10,7 +10,7 @@ from passkeys.tokens import jwks
 from tests.support.authenticator import SoftAuthenticator, b64url_decode, b64url_encode
 
 ORIGIN = "https://example.com"
-RESULT_FIELDS = {"user_id", "credential_id", "user_verified", "backed_up", "token"}
+RESULT_FIELDS = {"user_id", "credential_id", "user_verified", "backed_up", "token", "authenticator_attachment"}
 
 
 def _register(api, authenticator: SoftAuthenticator, user_id: str) -> Credential:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import enum
 import hashlib
+import hmac
 import json
 import os
 import struct
@@ -201,6 +202,7 @@ class SoftAuthenticator:
         transports: Sequence[str] = ("internal", "hybrid"),
         attachment: str | None = "platform",
         counter: bool = True,
+        prf: bool = True,
     ) -> None:
         if alg not in _COSE or len(aaguid) != 16 or attestation not in ATTESTATIONS:
             raise ValueError("bad alg, aaguid (16 bytes) or attestation")
@@ -208,6 +210,8 @@ class SoftAuthenticator:
         self.backup_eligible, self.backed_up = backup_eligible, backed_up
         self.user_verifying, self.counter = user_verifying, counter
         self.transports, self.attachment = list(transports), attachment
+        self.prf = prf
+        self._prf_secrets: dict[bytes, bytes] = {}  # per credential, as CTAP2 hmac-secret keeps one
         self.credentials: dict[bytes, SoftCredential] = {}
         self.attestation_root_der: bytes | None = None
         self.attestation_cert_der: bytes | None = None
@@ -274,9 +278,33 @@ class SoftAuthenticator:
         if spki is not None:
             response["publicKey"] = b64url_encode(spki)
         response["authenticatorData"] = b64url_encode(auth_data)
-        cred_props = (options.get("extensions") or {}).get("credProps")
-        ext = {"credProps": {"rk": True}} if cred_props else {}
+        extensions = options.get("extensions") or {}
+        ext: dict[str, Any] = {"credProps": {"rk": True}} if extensions.get("credProps") else {}
+        if "prf" in extensions:
+            ext["prf"] = {"enabled": self.prf}
+            if self.prf:
+                self._prf_secrets[cred_id] = os.urandom(32)
         return self._credential_json(cred_id, response, ext, knobs)
+
+    def prf_output(self, credential_id: bytes, salt: bytes) -> bytes:
+        """The PRF value this authenticator gives for `salt` (WebAuthn §10.1.4: HMAC over SHA-256("WebAuthn PRF"
+        || 0x00 || salt) with the credential's secret): what a relying party's frontend derives its keys from."""
+        secret = self._prf_secrets[credential_id]
+        return hmac.new(secret, sha256(b"WebAuthn PRF\x00" + salt), hashlib.sha256).digest()
+
+    def _prf_results(self, cred: SoftCredential, options: Mapping[str, Any]) -> dict[str, Any] | None:
+        inputs = (options.get("extensions") or {}).get("prf")
+        if not inputs or cred.credential_id not in self._prf_secrets:
+            return None
+        values = (inputs.get("evalByCredential") or {}).get(b64url_encode(cred.credential_id)) or inputs.get("eval")
+        if not values:
+            return None
+        return {
+            "results": {
+                name: b64url_encode(self.prf_output(cred.credential_id, b64url_decode(salt)))
+                for name, salt in values.items()
+            }
+        }
 
     def get(
         self,
@@ -310,7 +338,8 @@ class SoftAuthenticator:
             response["userHandle"] = None
         elif isinstance(user_handle, bytes):
             response["userHandle"] = b64url_encode(user_handle)
-        return self._credential_json(cred.credential_id, response, {}, knobs)
+        prf = self._prf_results(cred, options)
+        return self._credential_json(cred.credential_id, response, {"prf": prf} if prf else {}, knobs)
 
     def _common(
         self,

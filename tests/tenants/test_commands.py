@@ -74,6 +74,12 @@ def test_create_tenant_defaults_rp_name_to_the_name_and_timeout_to_300(db):
     assert (tenant.rp_name, tenant.challenge_timeout) == ("Acme", 300)
 
 
+def test_create_tenant_allows_automatic_upgrades_unless_told_not_to(db):
+    assert Tenant.objects.get(pk=create_tenant()["tenant_id"]).automatic_upgrades is True
+    printed = create_tenant("--no-automatic-upgrades")
+    assert Tenant.objects.get(pk=printed["tenant_id"]).automatic_upgrades is False
+
+
 @pytest.mark.parametrize(
     "origin",
     [

@@ -434,3 +434,21 @@ def test_create_tenant_names_an_unreadable_roots_file(db, tmp_path):
     with pytest.raises(CommandError, match="attestation-roots"):
         create_tenant("--rp-id", "acme.example", "--origin", "https://acme.example",
                       "--attestation-roots", str(tmp_path / "missing.pem"))  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_automatic_upgrades_must_be_a_boolean(tenant, value):
+    with pytest.raises(TenantSettingsInvalid) as refused:
+        tenant_update(tenant=tenant, automatic_upgrades=value)
+
+    assert "automatic_upgrades" in refused.value.errors
+    assert Tenant.objects.get(pk=tenant.pk).automatic_upgrades is True
+
+
+def test_the_admin_turns_automatic_upgrades_off(owner, tenant):
+    data = form_data(owner.get(settings_url(tenant)))
+    data.pop("automatic_upgrades", None)  # an unticked checkbox is not sent
+
+    owner.post(settings_url(tenant), data)
+
+    assert Tenant.objects.get(pk=tenant.pk).automatic_upgrades is False

@@ -30,6 +30,8 @@ class Command(BaseCommand):
                             help="COSE id, repeat in order of preference (default -8, -7, -257).")  # fmt: skip
         parser.add_argument("--attestation-roots", metavar="PEM_FILE", help="Root CA certificates (PEM).")
         parser.add_argument("--allowed-aaguid", action="append", dest="allowed_aaguids", default=None)
+        parser.add_argument("--no-automatic-upgrades", action="store_false", dest="automatic_upgrades",
+                            help="Never offer a silent passkey creation after another sign-in.")  # fmt: skip
         for flag in CHOICES.values():
             parser.add_argument(flag)
         for flag in NUMBERS.values():
@@ -43,6 +45,8 @@ class Command(BaseCommand):
         }
         if options["allow_cross_origin"]:
             fields["allow_cross_origin"] = True
+        if not options["automatic_upgrades"]:
+            fields["automatic_upgrades"] = False
         if options.get("attestation_roots"):
             try:
                 fields["attestation_roots"] = Path(options["attestation_roots"]).read_text()
