@@ -62,25 +62,20 @@ def date_range(params, *, today: date) -> tuple[date, date, str]:
     return today - timedelta(days=DEFAULT_DAYS - 1), today, f"{reason} Showing the last {DEFAULT_DAYS} days."
 
 
-_FUNNEL_FIGURES = (
-    "registrations_started",
-    "registrations_completed",
-    "authentications_started",
-    "authentications_completed",
-    "nudges_shown",
-    "nudges_accepted",
-)
-
-
 def _percent(rate: float) -> str:
     return f"{rate * 100:.1f} %"
 
 
+def _totals(report: dict) -> dict[str, int]:
+    """Each count of the report's days summed over the range (rates are not summed: they are recomputed)."""
+    days = report["days"]
+    return {name: sum(day[name] for day in days) for name in days[0] if name != "date" and not name.endswith("rate")}
+
+
 def report_headlines(report: dict) -> list[dict]:
     """The cards above the charts: the last day's standing and the range's totals, from the report only."""
-    days = report["days"]
-    latest = days[-1]
-    total = {name: sum(day[name] for day in days) for name in latest if name != "date" and not name.endswith("rate")}
+    latest = report["days"][-1]
+    total = _totals(report)
     sign_in_rate = rate(total["passkey_sign_ins"], total["sign_ins"])
     cards = [
         ("users", "Users", latest["users"], f"known on {latest['date']}"),
@@ -116,12 +111,101 @@ def report_headlines(report: dict) -> list[dict]:
 
 def report_funnels(report: dict) -> dict[str, str]:
     """Conversion over the whole range for each funnel's panel header."""
-    total = {name: sum(day[name] for day in report["days"]) for name in _FUNNEL_FIGURES}
+    total = _totals(report)
     return {
         "registration": _percent(rate(total["registrations_completed"], total["registrations_started"])),
         "authentication": _percent(rate(total["authentications_completed"], total["authentications_started"])),
         "nudge": _percent(rate(total["nudges_accepted"], total["nudges_shown"])),
     }
+
+
+# The v1.1 panels are bars drawn on the server as SVG, in the charts' colours: dashboard.js draws only the
+# canvases it knows, and these need no script at all. Coordinates are in a 400 x 280 viewBox.
+_SLATE, _TEAL, _SKY, _VIOLET, _EMERALD = "#94a3b8", "#0d9488", "#0284c7", "#7c3aed", "#059669"
+_PLOT_LEFT, _PLOT_WIDTH, _BASELINE, _TALLEST, _BAR_WIDTH = 12, 376, 236, 196, 64
+CREATION_PATH_BARS = (  # the report's creation_path keys, in the panel's order
+    ("nudge", "Nudge", _EMERALD),
+    ("automatic_upgrade", "Automatic upgrade", _VIOLET),
+    ("other", "Other", _SLATE),
+)
+
+
+def _bars(steps: list[tuple[str, str, int, str, str]]) -> list[dict]:
+    """(key, label, value, note, colour) of each bar, side by side; the largest value is the full height."""
+    largest = max(value for _, _, value, _, _ in steps) or 1
+    slot = _PLOT_WIDTH / len(steps)
+    bars = []
+    for index, (key, label, value, note, colour) in enumerate(steps):
+        height = round(value / largest * _TALLEST)
+        if value and not height:
+            height = 1  # a small count is still seen
+        centre = round(_PLOT_LEFT + slot * (index + 0.5))
+        bars.append(
+            {
+                "key": key, "label": label, "value": value, "display": f"{value:,}", "note": note, "colour": colour,
+                "x": centre - _BAR_WIDTH // 2, "y": _BASELINE - height, "width": _BAR_WIDTH, "height": height,
+                "centre": centre,
+            }
+        )  # fmt: skip
+    return bars
+
+
+def _share(part: int, whole: int, of: str) -> str:
+    return f"{_percent(rate(part, whole))} of {of}"
+
+
+def report_panels(report: dict) -> list[dict]:
+    """Automatic upgrades (other-method sign-ins, then offers, then passkeys made), new passkeys by creation path,
+    and passkey sign-ins from another device: the range's totals, from the report only."""
+    total = _totals(report)
+    other_sign_ins = total["sign_ins"] - total["passkey_sign_ins"]
+    offered, completed = total["automatic_upgrades_offered"], total["automatic_upgrades_completed"]
+    paths = report["breakdowns"]["creation_path"]
+    created = sum(paths.get(key, 0) for key, _, _ in CREATION_PATH_BARS)
+    cross_device, passkey_sign_ins = total["cross_device_sign_ins"], total["passkey_sign_ins"]
+    same_device = passkey_sign_ins - cross_device  # platform, or a client that did not say
+    return [
+        {
+            "key": "automatic-upgrades",
+            "title": "Automatic upgrades",
+            "pill": f"{_percent(rate(completed, offered))} completed",
+            "about": "Silent passkey creation offered after other sign-ins.",
+            "empty": "No automatic upgrades offered in this range." if not offered else "",
+            "bars": _bars(
+                [
+                    ("sign_ins", "Sign-ins", other_sign_ins, "by other methods", _SLATE),
+                    ("offered", "Offered", offered, _share(offered, other_sign_ins, "sign-ins"), _SKY),
+                    ("completed", "Completed", completed, _share(completed, offered, "offered"), _VIOLET),
+                ]
+            ),
+        },
+        {
+            "key": "creation-paths",
+            "title": "New passkeys by path",
+            "pill": f"{created:,} new",
+            "about": "After a nudge, by an automatic upgrade, or otherwise.",
+            "empty": "No passkeys registered in this range." if not created else "",
+            "bars": _bars(
+                [
+                    (key, label, paths.get(key, 0), _share(paths.get(key, 0), created, "new"), colour)
+                    for key, label, colour in CREATION_PATH_BARS
+                ]
+            ),
+        },
+        {
+            "key": "cross-device",
+            "title": "Cross-device sign-ins",
+            "pill": f"{_percent(rate(cross_device, passkey_sign_ins))} of passkey sign-ins",
+            "about": "Passkey sign-ins with a phone or a security key.",
+            "empty": "No passkey sign-ins in this range." if not passkey_sign_ins else "",
+            "bars": _bars(
+                [
+                    ("same_device", "Same device", same_device, _share(same_device, passkey_sign_ins, "all"), _TEAL),
+                    ("cross_device", "Cross-device", cross_device, _share(cross_device, passkey_sign_ins, "all"), _SKY),
+                ]
+            ),
+        },
+    ]
 
 
 def _visible_tenant(tenant_id: uuid.UUID, visible: list[Tenant]) -> Tenant | None:
@@ -158,6 +242,7 @@ def dashboard_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> HttpResponse
         "report": report,
         "headlines": report_headlines(report),
         "funnels": report_funnels(report),
+        "panels": report_panels(report),
         "breakdowns": [
             {"key": key, "title": title, "empty": not report["breakdowns"][key]}
             for key, title in BREAKDOWN_TITLES.items()

@@ -1,8 +1,10 @@
 """The demo's synthetic adoption history (`manage.py seed_demo`), so the dashboard tells a story.
 
 Users sign in with passwords and other methods; a staged nudge rollout prompts them to create
-passkeys on the devices they use; those who do sign in with passkeys from then on, with the odd
-failure. Who they are is in `population`, the day-by-day walk through the services in `simulation`.
+passkeys on the devices they use; later, automatic upgrades let capable browsers make one silently
+after a password sign-in. Those with a passkey sign in with it from then on, with the odd failure,
+and now and then from another device (a phone over hybrid, a security key). Who they are is in
+`population`, the day-by-day walk through the services in `simulation`.
 """
 
 from __future__ import annotations

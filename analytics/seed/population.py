@@ -13,6 +13,11 @@ class Provider:
     id_length: int
     transports: tuple[str, ...]
 
+    @property
+    def attachment(self) -> str:
+        """authenticatorAttachment of its passkeys: a security key is another device, whatever it is plugged into."""
+        return "platform" if "internal" in self.transports else "cross-platform"
+
 
 # Real AAGUIDs; the security key's (a YubiKey 5 Series) is not in the passkey provider list, so it has no name.
 PROVIDERS = {
@@ -34,6 +39,8 @@ class Device:
     providers: dict[str, int]  # where a passkey made on this device is kept, by weight
     share: int
     mobile: bool
+    # Share of these browsers whose getClientCapabilities() reports conditionalCreate (automatic upgrades).
+    conditional_create: float = 0.0
 
 
 _CHROME = ("124.0.0.0", "125.0.0.0", "126.0.0.0", "127.0.0.0")
@@ -44,23 +51,24 @@ _WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
 DEVICES = (
     Device("iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
            "Version/17.5 Mobile/15E148 Safari/604.1", _APPLE, 0.97,
-           {"apple": 85, "1password": 9, "bitwarden": 6}, 30, True),
+           {"apple": 85, "1password": 9, "bitwarden": 6}, 30, True, 0.65),
     Device("Android", f"Mozilla/5.0 (Linux; Android 14; K) {_WEBKIT} Chrome/{{v}} Mobile Safari/537.36", _CHROME, 0.95,
-           {"google": 86, "1password": 6, "bitwarden": 8}, 24, True),
+           {"google": 86, "1password": 6, "bitwarden": 8}, 24, True, 0.5),
     Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.88,
-           {"windows": 45, "google": 30, "1password": 10, "bitwarden": 7, "security_key": 8}, 16, False),
+           {"windows": 45, "google": 30, "1password": 10, "bitwarden": 7, "security_key": 8}, 16, False, 0.5),
     Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36 Edg/{{v}}",
-           _CHROME, 0.9, {"windows": 70, "1password": 10, "bitwarden": 8, "security_key": 12}, 8, False),
+           _CHROME, 0.9, {"windows": 70, "1password": 10, "bitwarden": 8, "security_key": 12}, 8, False, 0.4),
     Device("Windows", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.8,
            {"windows": 65, "1password": 12, "bitwarden": 13, "security_key": 10}, 4, False),
     Device("Mac OS X", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/{v} Safari/605.1.15", _SAFARI, 0.95, {"apple": 82, "1password": 12, "bitwarden": 6}, 8, False),
+           "Version/{v} Safari/605.1.15", _SAFARI, 0.95, {"apple": 82, "1password": 12, "bitwarden": 6}, 8, False,
+           0.65),
     Device("Mac OS X", f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME,
-           0.93, {"google": 50, "apple": 25, "1password": 15, "bitwarden": 5, "security_key": 5}, 6, False),
+           0.93, {"google": 50, "apple": 25, "1password": 15, "bitwarden": 5, "security_key": 5}, 6, False, 0.5),
     Device("Linux", "Mozilla/5.0 (X11; Linux x86_64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.2,
            {"bitwarden": 45, "1password": 25, "security_key": 30}, 2, False),
     Device("Linux", f"Mozilla/5.0 (X11; Linux x86_64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.55,
-           {"google": 55, "bitwarden": 20, "1password": 10, "security_key": 15}, 2, False),
+           {"google": 55, "bitwarden": 20, "1password": 10, "security_key": 15}, 2, False, 0.3),
 )  # fmt: skip
 
 METHODS = {"password": 70, "otp": 10, "magic_link": 8, "social": 9, "sso": 3}
@@ -76,4 +84,10 @@ REGISTRATION_FAILURES = {
 }  # fmt: skip
 # Sign-ins per day by kind of user, and the share of each kind.
 ACTIVITY = ((0.12, 6), (0.05, 24), (0.025, 70))
+# Automatic upgrades: the relying party turns them on this far into the history, and a silent create succeeds
+# this often after a sign-in by each method (it needs the password manager to have just filled a password).
+UPGRADES_LAUNCH = 0.4
+UPGRADE_SUCCESS = {"password": 0.6, "otp": 0.1, "magic_link": 0.05, "social": 0.05, "sso": 0.05}
+# How often a user whose passkey is on another device (a phone, a security key) signs in with it from here.
+PHONE_OVER_HYBRID = 0.6
 HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 6, 5, 4, 3, 2)  # UTC, a mostly European service

@@ -1,8 +1,10 @@
 """The demo's history, day by day: each visit goes through the services the API uses, with an explicit time.
 
 The ceremony services stamp `now`, so a passkey ceremony's events are recorded with
-`event_record(occurred_at=...)` as the recorder would, and its credential is stored with
-`credential_import`.
+`event_record(occurred_at=...)` as the recorder would (mediation, attachment, and the nudge a
+registration accepted included), and its credential is stored with `credential_import`. For the same
+reason an automatic upgrade is offered here by the sign-in service's rule rather than by the service,
+whose offer is a real registration start.
 """
 
 from __future__ import annotations
@@ -15,14 +17,20 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from passkeys.models import Credential, PasskeyUser
+from passkeys.models import CreatedVia, Credential, PasskeyUser
 from passkeys.services.credentials import credential_import
 from tenants.models import Tenant
 
 from ..models import Event, EventType, Nudge, NudgeOutcome, NudgeSchedule
 from ..platforms import passkey_usable_on
 from ..services.events import event_record
-from ..services.nudges import nudge_outcome_record, nudge_policy_for, sign_in_record
+from ..services.nudges import (
+    nudge_after_passkey_sign_in,
+    nudge_outcome_record,
+    nudge_policy_for,
+    nudges_accept_on_registration,
+    sign_in_record,
+)
 from .population import (
     ACTIVITY,
     AUTHENTICATION_FAILURES,
@@ -30,9 +38,13 @@ from .population import (
     HOURS,
     IDENTIFIED,
     METHODS,
+    PHONE_OVER_HYBRID,
     PROVIDERS,
     REGISTRATION_FAILURES,
+    UPGRADE_SUCCESS,
+    UPGRADES_LAUNCH,
     Device,
+    Provider,
 )
 
 # Every demo passkey's public key: a real ES256 COSE_Key (CBOR) whose private half was thrown away, so no
@@ -43,12 +55,15 @@ DEMO_PUBLIC_KEY = bytes.fromhex(
     "2258208e914ef7ff20fc1a2f9086977eebd66626dc2c2bc37a38cac23136574a741a80"
 )
 DEMO_ALGORITHM = -7  # ES256, the COSE algorithm of DEMO_PUBLIC_KEY
+CONDITIONAL = "conditional"  # the mediation of an automatic upgrade's registration, and of passkey autofill
+PLATFORM, CROSS_PLATFORM = "platform", "cross-platform"
 
 
 @dataclass
 class _Passkey:
     credential: Credential
     os: str  # where it was registered
+    mobile: bool  # registered on a phone
 
     def usable_on(self, os_family: str) -> bool:
         """The nudge service's own rule (analytics.platforms), so simulated users act as the nudges expect."""
@@ -57,7 +72,14 @@ class _Passkey:
             registered_os=self.os,
             backed_up=self.credential.backed_up,
             provider=self.credential.provider_name,
+            attachment=self.credential.authenticator_attachment,
         )
+
+    def reachable_from(self, device: Device) -> bool:
+        """Usable from `device` through another device: a security key, or a phone's passkey over hybrid."""
+        if self.credential.authenticator_attachment == CROSS_PLATFORM:
+            return True
+        return self.mobile and not device.mobile and "hybrid" in self.credential.transports
 
 
 @dataclass
@@ -66,12 +88,17 @@ class _User:
     rate: float  # sign-ins per day
     joins: int  # day index of the first sign-in
     new: bool  # signs up on that day rather than coming back
-    # Each with this user's user agent on it, and whether it has a platform authenticator.
-    devices: list[tuple[Device, str, bool]]
+    # Each with this user's user agent on it, whether it has a platform authenticator, and whether its browser
+    # can create a passkey silently (conditionalCreate).
+    devices: list[tuple[Device, str, bool, bool]]
     passkeys: list[_Passkey] = field(default_factory=list)
+    upgrade_offered_on: date | None = None
 
     def passkey_on(self, os_family: str) -> _Passkey | None:
         return next((p for p in self.passkeys if p.usable_on(os_family)), None)
+
+    def passkey_elsewhere(self, device: Device) -> _Passkey | None:
+        return next((p for p in self.passkeys if p.reachable_from(device)), None)
 
 
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
@@ -84,6 +111,7 @@ class _Visit:
     device: Device
     agent: str
     ready: bool
+    conditional_create: bool
 
 
 class Simulation:
@@ -96,6 +124,7 @@ class Simulation:
         self.target_rollout = self.policy.rollout_percent
 
     def run(self, *, users: int, first: date, days: int) -> None:
+        self.upgrades_from = first + timedelta(days=round((days - 1) * UPGRADES_LAUNCH))
         rng = self.rng
         people = [self._user(number, days) for number in range(users)]
         for index in range(days):
@@ -141,7 +170,15 @@ class Simulation:
         if rng.random() < 0.35:  # a phone and a computer
             others = [d for d in DEVICES if d.mobile != kinds[0].mobile]
             kinds.append(rng.choices(others, weights=[d.share for d in others])[0])
-        devices = [(d, d.user_agent.format(v=rng.choice(d.versions)), rng.random() < d.ready) for d in kinds]
+        devices = [
+            (
+                d,
+                d.user_agent.format(v=rng.choice(d.versions)),
+                rng.random() < d.ready,
+                rng.random() < d.conditional_create,
+            )
+            for d in kinds
+        ]
         return _User(user_id=f"demo-user-{number:05d}", rate=rate, joins=joins, new=new, devices=devices)
 
     def _rollout(self, progress: float) -> None:
@@ -161,7 +198,8 @@ class Simulation:
         return at + timedelta(seconds=self.rng.uniform(low, high))
 
     def _event(self, type: str, at: datetime, visit: _Visit | None = None, *, user_id: str | None = None,
-               code: str = "", passkey: _Passkey | None = None) -> None:  # fmt: skip
+               code: str = "", passkey: _Passkey | None = None, **recorded) -> None:  # fmt: skip
+        """One event as the recorder writes it; `recorded` is what else it may carry (mediation, attachment, nudge)."""
         credential = passkey.credential if passkey else None
         event_record(
             tenant=self.tenant,
@@ -172,12 +210,15 @@ class Simulation:
             provider=credential.provider_name if credential else "",
             credential_id=bytes(credential.credential_id) if credential else None,
             occurred_at=min(at, self.now),
+            **recorded,
         )
 
     def _session(self, user: _User, at: datetime, progress: float, signs_up: bool) -> None:
         rng = self.rng
-        device, agent, ready = user.devices[1] if len(user.devices) > 1 and rng.random() < 0.3 else user.devices[0]
-        visit = _Visit(user=user, device=device, agent=agent, ready=ready)
+        device, agent, ready, creates = (
+            user.devices[1] if len(user.devices) > 1 and rng.random() < 0.3 else user.devices[0]
+        )
+        visit = _Visit(user=user, device=device, agent=agent, ready=ready, conditional_create=creates)
         # Once passkeys have launched, some new accounts start with one (or fall back to a password).
         if signs_up and ready and self.policy.rollout_percent and rng.random() < 0.5 and self._register(visit, at):
             return
@@ -185,11 +226,19 @@ class Simulation:
         if passkey is not None and rng.random() < 0.8 + 0.15 * progress:
             self._passkey_sign_in(visit, passkey, at, progress)
             return
+        if passkey is None and (elsewhere := user.passkey_elsewhere(device)) is not None:
+            # A security key is the user's passkey; a phone is fetched only now and then.
+            usual = elsewhere.credential.authenticator_attachment == CROSS_PLATFORM
+            if rng.random() < (0.8 + 0.15 * progress if usual else PHONE_OVER_HYBRID):
+                self._passkey_sign_in(visit, elsewhere, at, progress, attachment=CROSS_PLATFORM)
+                return
         if rng.random() < 0.15:  # passkey autofill was offered, and the user typed a password instead
-            self._event(EventType.AUTHENTICATION_STARTED, at)
+            self._event(EventType.AUTHENTICATION_STARTED, at, mediation=CONDITIONAL)
         self._other_sign_in(visit, self._later(at, 5, 30), progress)
 
-    def _passkey_sign_in(self, visit: _Visit, passkey: _Passkey, at: datetime, progress: float) -> None:
+    def _passkey_sign_in(
+        self, visit: _Visit, passkey: _Passkey, at: datetime, progress: float, attachment: str = PLATFORM
+    ) -> None:
         rng, user_id = self.rng, visit.user.user_id
         self._event(EventType.AUTHENTICATION_STARTED, at)
         roll = rng.random()
@@ -207,23 +256,56 @@ class Simulation:
                 return
             at = self._later(at, 10, 60)
             self._event(EventType.AUTHENTICATION_STARTED, at)
-        at = self._later(at, 2, 15)
-        self._event(EventType.AUTHENTICATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey)
+        at = self._later(at, 2, 15 if attachment == PLATFORM else 45)  # a phone over hybrid takes longer
+        self._event(EventType.AUTHENTICATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey,
+                    attachment=attachment)  # fmt: skip
         passkey.credential.last_used_at = at
+        if attachment == CROSS_PLATFORM:  # the sign-in answer may prompt for a passkey on this device
+            decision = nudge_after_passkey_sign_in(
+                tenant=self.tenant, user_id=user_id, attachment=attachment, user_agent=visit.agent,
+                platform_authenticator_available=visit.ready, now=min(at, self.now),
+            )  # fmt: skip
+            if decision is not None and decision.nudge is not None:
+                self._nudge(visit, decision.nudge.pk, at, progress)
 
     def _other_sign_in(self, visit: _Visit, at: datetime, progress: float) -> None:
+        method = _pick(self.rng, METHODS)
         decision = sign_in_record(
             tenant=self.tenant,
             user_id=visit.user.user_id,
-            method=_pick(self.rng, METHODS),
+            method=method,
             user_agent=visit.agent,
             platform_authenticator_available=visit.ready,
             now=min(at, self.now),
         )
+        if self._automatic_upgrade(visit, method, at):
+            return  # the browser made a passkey without asking, so the frontend shows no prompt
         if decision.nudge is not None:
             self._nudge(visit, decision.nudge.pk, at, progress)
         elif visit.user.passkey_on(visit.device.os) is None and self.rng.random() < self._unprompted():
             self._register(visit, self._later(at, 60, 600))  # from the account settings
+
+    def _automatic_upgrade(self, visit: _Visit, method: str, at: datetime) -> bool:
+        """The sign-in service's offer (at most one a user a UTC day, none with a passkey usable here), then the
+        browser's silent create: it works only where the password manager has just filled a password, and a
+        failure reaches no server."""
+        rng, user = self.rng, visit.user
+        day = at.astimezone(UTC).date()
+        if not (visit.conditional_create and self.tenant.automatic_upgrades and day >= self.upgrades_from):
+            return False
+        if user.upgrade_offered_on == day or user.passkey_on(visit.device.os) is not None:
+            return False
+        user.upgrade_offered_on = day
+        at = self._later(at, 1, 3)
+        self._event(EventType.REGISTRATION_STARTED, at, user_id=user.user_id, mediation=CONDITIONAL)
+        if rng.random() >= UPGRADE_SUCCESS[method]:
+            return False
+        # Made by the platform or the password manager that filled the password: never a security key.
+        kept = {
+            name: weight for name, weight in visit.device.providers.items() if PROVIDERS[name].attachment == PLATFORM
+        }
+        self._registered(visit, self._later(at, 1, 4), provider=PROVIDERS[_pick(rng, kept)], automatic=True)
+        return True
 
     def _unprompted(self) -> float:
         """How often a user adds a passkey without a prompt: a few early adopters, more once passkeys launched."""
@@ -234,10 +316,8 @@ class Simulation:
         # An answer implies the prompt was shown (the service then records both), so a separate "shown" only
         # matters where no answer came (the page was closed); most frontends report it then.
         roll, accept = rng.random(), 0.5 + 0.12 * progress  # the prompt's copy gets better over time
-        if roll < accept:
-            at = self._later(at, 5, 25)
-            self._outcome(nudge_id, NudgeOutcome.ACCEPTED, at)
-            self._register(visit, self._later(at, 1, 5))
+        if roll < accept:  # the registration itself accepts the nudge, as the recorder does
+            self._register(visit, self._later(at, 5, 25))
         elif roll < accept + 0.38:
             self._outcome(nudge_id, NudgeOutcome.DISMISSED, self._later(at, 3, 20))
         elif rng.random() < 0.7:
@@ -247,6 +327,7 @@ class Simulation:
         nudge_outcome_record(tenant=self.tenant, nudge_id=nudge_id, outcome=outcome, now=min(at, self.now))
 
     def _register(self, visit: _Visit, at: datetime) -> bool:
+        """A registration ceremony the user sees (sign-up, a nudge, the account settings)."""
         rng, user_id = self.rng, visit.user.user_id
         self._event(EventType.REGISTRATION_STARTED, at, user_id=user_id)
         roll, at = rng.random(), self._later(at, 5, 40)
@@ -257,11 +338,17 @@ class Simulation:
                 EventType.REGISTRATION_FAILED, at, visit, user_id=user_id, code=_pick(rng, REGISTRATION_FAILURES)
             )
             return False
-        provider = PROVIDERS[_pick(rng, visit.device.providers)]
+        self._registered(visit, at, provider=PROVIDERS[_pick(rng, visit.device.providers)])
+        return True
+
+    def _registered(self, visit: _Visit, at: datetime, *, provider: Provider, automatic: bool = False) -> None:
+        """The new passkey and its event, in the recorder's order: an ordinary registration first accepts the
+        user's open nudge and names it; an automatic upgrade answers none (the user saw no prompt)."""
+        user_id = visit.user.user_id
         credential = credential_import(
             tenant=self.tenant,
             user_id=user_id,
-            credential_id=rng.randbytes(provider.id_length),
+            credential_id=self.rng.randbytes(provider.id_length),
             public_key=DEMO_PUBLIC_KEY,
             algorithm=DEMO_ALGORITHM,
             aaguid=provider.aaguid,
@@ -270,7 +357,23 @@ class Simulation:
             transports=list(provider.transports),
             created_at=min(at, self.now),
         )
-        passkey = _Passkey(credential=credential, os=visit.device.os)
+        self._credential_describe(
+            credential,
+            created_via=CreatedVia.AUTOMATIC_UPGRADE if automatic else CreatedVia.CEREMONY,
+            authenticator_attachment=provider.attachment,
+            discoverable=True,
+        )
+        passkey = _Passkey(credential=credential, os=visit.device.os, mobile=visit.device.mobile)
         visit.user.passkeys.append(passkey)
-        self._event(EventType.REGISTRATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey)
-        return True
+        nudge_id = None
+        if not automatic:
+            nudge_id = nudges_accept_on_registration(tenant=self.tenant, user_id=user_id, now=min(at, self.now))
+        self._event(EventType.REGISTRATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey,
+                    mediation=CONDITIONAL if automatic else None, nudge_id=nudge_id)  # fmt: skip
+
+    @staticmethod
+    def _credential_describe(credential: Credential, **columns) -> None:
+        """What a registration learns beyond credential_import's arguments (how it was made, its attachment)."""
+        for name, value in columns.items():
+            setattr(credential, name, value)
+        Credential.objects.filter(pk=credential.pk).update(**columns)

@@ -61,6 +61,62 @@ def history_seed(tenant, *, days: int = 3) -> None:
                                    tenants=[tenant])  # fmt: skip
 
 
+def upgrades_seed(tenant) -> None:
+    """Known v1.1 events (automatic upgrades, nudged and other registrations, cross-device sign-ins) on yesterday,
+    stored by the metrics job, and today, computed live."""
+    now = timezone.now()
+    for at in (now - timedelta(days=1), now - timedelta(minutes=5)):
+        for n in range(4):
+            event_record(tenant=tenant, type=EventType.SIGN_IN, user_id=f"user-{n}", method="password", occurred_at=at)
+        for n in range(3):
+            event_record(tenant=tenant, type=EventType.REGISTRATION_STARTED, user_id=f"user-{n}", occurred_at=at,
+                         mediation="conditional")  # fmt: skip
+        for n, extra in enumerate([{"mediation": "conditional"}] * 2 + [{"nudge_id": uuid.uuid4()}, {}]):
+            event_record(tenant=tenant, type=EventType.REGISTRATION_SUCCEEDED, user_id=f"user-{n}", occurred_at=at,
+                         user_agent=IPHONE, **extra)  # fmt: skip
+        for n, attachment in enumerate(["cross-platform", "platform", "platform", "", "cross-platform"]):
+            event_record(tenant=tenant, type=EventType.AUTHENTICATION_SUCCEEDED, user_id=f"user-{n}",
+                         occurred_at=at, user_agent=IPHONE, attachment=attachment)  # fmt: skip
+    yesterday = now.date() - timedelta(days=1)
+    adoption_metrics_compute_range(first=yesterday, last=yesterday, tenants=[tenant])
+
+
+class _Panels(HTMLParser):
+    """The server-drawn panels: each one's pill, empty message, and bars as {key: value}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.panels: dict[str, dict] = {}
+        self._panel: dict | None = None
+        self._in: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "article":
+            self._panel = None
+            if "data-panel" in attributes:
+                self._panel = self.panels.setdefault(attributes["data-panel"], {"pill": "", "empty": "", "bars": {}})
+        elif self._panel is not None and tag == "g" and "data-bar" in attributes:
+            self._panel["bars"][attributes["data-bar"]] = int(attributes["data-value"])
+        elif self._panel is not None and "pill" in attributes.get("class", "").split():
+            self._in = "pill"
+        elif self._panel is not None and tag == "p" and attributes.get("class") == "empty":
+            self._in = "empty"
+
+    def handle_endtag(self, tag):
+        self._in = None if tag in ("span", "p") else self._in
+
+    def handle_data(self, data):
+        if self._panel is not None and self._in:
+            self._panel[self._in] += data.strip()
+
+
+def panels(response) -> dict[str, dict]:
+    parser = _Panels()
+    parser.feed(response.content.decode())
+    return parser.panels
+
+
 class _Assets(HTMLParser):
     """Every URL the page makes the browser fetch or link to, and every script tag."""
 
@@ -316,3 +372,84 @@ def test_page_has_no_inline_script(analyst_a, tenant_a):
     for script in assets.scripts:
         assert script.get("src") or script.get("type") == "application/json", script
     assert not re.search(rb"<[^>]+\son[a-z]+\s*=", response.content), "inline event handler"
+
+
+def test_upgrade_panels_show_the_ranges_automatic_upgrades_creation_paths_and_cross_device_sign_ins(
+    analyst_a, tenant_a, tenant_b
+):
+    upgrades_seed(tenant_a)
+    upgrades_seed(tenant_b)  # another tenant's events change nothing on A's page
+
+    response = analyst_a.get(f"/dashboard/{tenant_a.pk}/")
+
+    assert response.status_code == 200
+    shown = panels(response)
+    assert shown == {
+        "automatic-upgrades": {
+            "pill": "66.7 % completed",
+            "empty": "",
+            "bars": {"sign_ins": 8, "offered": 6, "completed": 4},
+        },
+        "creation-paths": {
+            "pill": "8 new",
+            "empty": "",
+            "bars": {"nudge": 2, "automatic_upgrade": 4, "other": 2},
+        },
+        "cross-device": {
+            "pill": "40.0 % of passkey sign-ins",
+            "empty": "",
+            "bars": {"same_device": 6, "cross_device": 4},
+        },
+    }
+    page = response.content.decode()
+    for note in ("75.0 % of sign-ins", "66.7 % of offered", "50.0 % of new", "25.0 % of new", "40.0 % of all"):
+        assert note in page, note
+
+
+def test_upgrade_panels_are_the_embedded_reports_totals(analyst_a, tenant_a):
+    history_seed(tenant_a, days=3)
+    upgrades_seed(tenant_a)
+
+    response = analyst_a.get(f"/dashboard/{tenant_a.pk}/")
+
+    report = embedded_report(response)
+    total = {name: sum(day[name] for day in report["days"]) for name in report["days"][0] if name != "date"}
+    paths = report["breakdowns"]["creation_path"]
+    shown = panels(response)
+    assert shown["automatic-upgrades"]["bars"] == {
+        "sign_ins": total["sign_ins"] - total["passkey_sign_ins"],
+        "offered": total["automatic_upgrades_offered"],
+        "completed": total["automatic_upgrades_completed"],
+    }
+    assert shown["creation-paths"]["bars"] == {
+        key: paths.get(key, 0) for key in ("nudge", "automatic_upgrade", "other")
+    }
+    assert sum(shown["creation-paths"]["bars"].values()) == total["registrations_completed"]
+    assert shown["cross-device"]["bars"] == {
+        "same_device": total["passkey_sign_ins"] - total["cross_device_sign_ins"],
+        "cross_device": total["cross_device_sign_ins"],
+    }
+
+
+def test_upgrade_panels_say_so_when_there_is_nothing_to_draw(analyst_a, tenant_a):
+    response = analyst_a.get(f"/dashboard/{tenant_a.pk}/")
+
+    shown = panels(response)
+    assert {key: panel["empty"] for key, panel in shown.items()} == {
+        "automatic-upgrades": "No automatic upgrades offered in this range.",
+        "creation-paths": "No passkeys registered in this range.",
+        "cross-device": "No passkey sign-ins in this range.",
+    }
+    assert all(not panel["bars"] for panel in shown.values())
+    assert shown["automatic-upgrades"]["pill"] == "0.0 % completed"
+
+
+def test_a_plain_registration_is_not_drawn_as_an_automatic_upgrade(analyst_a, tenant_a):
+    at = timezone.now() - timedelta(minutes=5)
+    event_record(tenant=tenant_a, type=EventType.REGISTRATION_STARTED, user_id="alice", occurred_at=at)
+    event_record(tenant=tenant_a, type=EventType.REGISTRATION_SUCCEEDED, user_id="alice", occurred_at=at)
+
+    shown = panels(analyst_a.get(f"/dashboard/{tenant_a.pk}/"))
+
+    assert shown["automatic-upgrades"]["empty"] and not shown["automatic-upgrades"]["bars"]
+    assert shown["creation-paths"]["bars"] == {"nudge": 0, "automatic_upgrade": 0, "other": 1}

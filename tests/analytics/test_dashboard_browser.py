@@ -22,6 +22,12 @@ from tests.support.browser import chromium, console_log, screenshot
 PASSWORD = "correct horse battery staple"
 DAYS = 30
 CANVASES = ["rates", "sign-ins", "registrations", "authentications", "nudges", "os", "browser", "provider"]
+# The v1.1 panels, drawn by the server as SVG bars: {panel: [bar, ...]}.
+BAR_PANELS = {
+    "automatic-upgrades": ["sign_ins", "offered", "completed"],
+    "creation-paths": ["nudge", "automatic_upgrade", "other"],
+    "cross-device": ["same_device", "cross_device"],
+}
 
 # (user agent, passkey provider AAGUID, provider name): a realistic mix of platforms.
 CLIENTS = [
@@ -63,7 +69,8 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
     """Weeks of rising adoption through the services the API uses; past days stored by the metrics job.
 
     Users sign in by password and are nudged; more accept as the weeks go by, and those who have a
-    passkey come back with it (now and then failing).
+    passkey come back with it (now and then failing, now and then with their phone). From the second week some
+    browsers are offered an automatic upgrade after a password sign-in, and some of those make a passkey.
     """
     rng = random.Random(7)  # the same picture on every run
     now = timezone.now()
@@ -77,7 +84,8 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
         for user, client in clients.items():
             if user in with_passkey:
                 if rng.random() < 0.5:
-                    _passkey_sign_in(tenant, user, client, at, failed=rng.random() < 0.08)
+                    failed, cross_device = rng.random() < 0.08, rng.random() < 0.1
+                    _passkey_sign_in(tenant, user, client, at, failed=failed, cross_device=cross_device)
                 continue
             if not user.startswith(f"user-{ago}-") and rng.random() > 0.3:
                 continue  # not every user signs in every day
@@ -85,35 +93,48 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
                 tenant=tenant, user_id=user, method=rng.choice(["password", "password", "otp", "magic_link"]),
                 user_agent=client[0], platform_authenticator_available=rng.random() < 0.8, now=at,
             )  # fmt: skip
-            if decision.nudge is None:
-                continue
-            accept = rng.random() < 0.2 + 0.5 * progress
-            outcome = "accepted" if accept else rng.choice(["dismissed", "dismissed", "shown"])
-            nudge_outcome_record(tenant=tenant, nudge_id=decision.nudge.pk, outcome=outcome, now=at)
-            if outcome == "shown":
-                continue
-            event_record(tenant=tenant, type=EventType.REGISTRATION_STARTED, user_id=user, user_agent=client[0],
-                         occurred_at=at)  # fmt: skip
-            if accept:
-                credential_import(
-                    tenant=tenant, user_id=user, credential_id=os.urandom(32), public_key=os.urandom(77),
-                    algorithm=-7, aaguid=uuid.UUID(client[1]), backup_eligible=True, backed_up=True, created_at=at,
-                )  # fmt: skip
-                event_record(tenant=tenant, type=EventType.REGISTRATION_SUCCEEDED, user_id=user,
-                             user_agent=client[0], provider=client[2], occurred_at=at)  # fmt: skip
+            made = False
+            if ago < days - 7 and rng.random() < 0.4:  # an automatic upgrade offered: half make a passkey
+                made = _registration(tenant, user, client, at, made=rng.random() < 0.5, mediation="conditional")
+            elif decision.nudge is None:
+                made = rng.random() < 0.05 and _registration(tenant, user, client, at, made=True)  # account settings
+            else:
+                accept = rng.random() < 0.2 + 0.5 * progress
+                outcome = "accepted" if accept else rng.choice(["dismissed", "dismissed", "shown"])
+                nudge_outcome_record(tenant=tenant, nudge_id=decision.nudge.pk, outcome=outcome, now=at)
+                if outcome != "shown":
+                    made = _registration(tenant, user, client, at, made=accept, nudge_id=decision.nudge.pk)
+            if made:
                 with_passkey.add(user)
     today = now.date()
     adoption_metrics_compute_range(first=today - timedelta(days=days - 1), last=today - timedelta(days=1),
                                    tenants=[tenant])  # fmt: skip
 
 
-def _passkey_sign_in(tenant, user: str, client: tuple, at, *, failed: bool) -> None:
+def _registration(tenant, user: str, client: tuple, at, *, made: bool, **recorded) -> bool:
+    """Started, and when `made` a passkey and its success; `recorded` is the events' mediation or nudge."""
+    mediation = recorded.get("mediation")
+    event_record(tenant=tenant, type=EventType.REGISTRATION_STARTED, user_id=user, user_agent=client[0],
+                 mediation=mediation, occurred_at=at)  # fmt: skip
+    if not made:
+        return False
+    credential_import(
+        tenant=tenant, user_id=user, credential_id=os.urandom(32), public_key=os.urandom(77),
+        algorithm=-7, aaguid=uuid.UUID(client[1]), backup_eligible=True, backed_up=True, created_at=at,
+    )  # fmt: skip
+    event_record(tenant=tenant, type=EventType.REGISTRATION_SUCCEEDED, user_id=user, user_agent=client[0],
+                 provider=client[2], occurred_at=at, **recorded)  # fmt: skip
+    return True
+
+
+def _passkey_sign_in(tenant, user: str, client: tuple, at, *, failed: bool, cross_device: bool) -> None:
     event_record(tenant=tenant, type=EventType.AUTHENTICATION_STARTED, user_id=user, user_agent=client[0],
                  occurred_at=at)  # fmt: skip
     event_record(
         tenant=tenant, user_id=user, user_agent=client[0], provider=client[2], occurred_at=at,
         type=EventType.AUTHENTICATION_FAILED if failed else EventType.AUTHENTICATION_SUCCEEDED,
         code="user_verification_required" if failed else "",
+        attachment="" if failed else "cross-platform" if cross_device else "platform",
     )  # fmt: skip
 
 
@@ -130,6 +151,19 @@ def analyst(django_user_model, make_tenant):
     Membership.objects.create(user=person, tenant=tenant, role="analyst")
     return person, tenant
 
+
+BAR_STATE = """
+return Array.from(document.querySelectorAll("[data-panel]")).map(function (panel) {
+  return {
+    panel: panel.getAttribute("data-panel"),
+    bars: Array.from(panel.querySelectorAll("g[data-bar]")).map(function (bar) {
+      var box = bar.querySelector("rect").getBoundingClientRect();
+      return {bar: bar.getAttribute("data-bar"), value: Number(bar.getAttribute("data-value")),
+              width: box.width, height: box.height};
+    }),
+  };
+});
+"""
 
 CHART_STATE = """
 return Array.from(document.querySelectorAll("canvas")).map(function (canvas) {
@@ -209,6 +243,27 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
     assert latest["passkey_users"] > 0 and total["authentication_failures"] > 0
     embedded = browser.execute_script('return JSON.parse(document.getElementById("adoption-report").textContent)')
     assert embedded == report
+
+    # The server-drawn bars: on screen, in order, each the report's total and as tall as its share of the largest.
+    paths = report["breakdowns"]["creation_path"]
+    expected = {
+        "automatic-upgrades": [
+            total["sign_ins"] - total["passkey_sign_ins"],
+            total["automatic_upgrades_offered"],
+            total["automatic_upgrades_completed"],
+        ],
+        "creation-paths": [paths.get(key, 0) for key in BAR_PANELS["creation-paths"]],
+        "cross-device": [total["passkey_sign_ins"] - total["cross_device_sign_ins"], total["cross_device_sign_ins"]],
+    }
+    drawn = {state["panel"]: state["bars"] for state in browser.execute_script(BAR_STATE)}
+    assert {panel: [bar["bar"] for bar in bars] for panel, bars in drawn.items()} == BAR_PANELS
+    for panel, bars in drawn.items():
+        assert [bar["value"] for bar in bars] == expected[panel], panel
+        assert all(value > 0 for value in expected[panel]), f"{panel} has an empty bar: {expected[panel]}"
+        tallest = max(bars, key=lambda bar: bar["value"])
+        assert tallest["width"] > 20 and tallest["height"] > 100, f"{panel} is not on screen: {tallest}"
+        for bar in bars:
+            assert bar["height"] == pytest.approx(tallest["height"] * bar["value"] / tallest["value"], abs=2), bar
 
     console = console_log(browser)
     severe = [entry for entry in console if entry["level"] == "SEVERE"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -15,10 +16,12 @@ from fido2.cose import CoseKey
 from analytics.models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgePolicy
 from analytics.seed.population import PROVIDERS
 from analytics.services.events import event_record
-from passkeys.models import Credential, PasskeyUser
+from analytics.services.metrics import adoption_report
+from passkeys.models import CreatedVia, Credential, PasskeyUser
 from tenants.models import Tenant
 
 SMALL = ["--users", "60", "--days", "10"]
+UPGRADE_FIGURES = ("automatic_upgrades_offered", "automatic_upgrades_completed", "cross_device_sign_ins")
 
 
 def seed(*args: str) -> str:
@@ -139,3 +142,75 @@ def test_seed_keeps_the_demo_policy_rollout_it_found():
     seed()
 
     assert NudgePolicy.objects.get(tenant=demo()).rollout_percent == 70
+
+
+MEDIUM = ["--users", "300", "--days", "30"]  # after SMALL, so these win: enough sign-ins for a few cross-device
+
+
+def upgrade_totals(tenant: Tenant) -> tuple[dict[str, int], dict[str, int]]:
+    today = timezone.now().date()
+    report = adoption_report(tenant=tenant, first=today - timedelta(days=29), last=today)
+    names = ("registrations_completed", "passkey_sign_ins", *UPGRADE_FIGURES)
+    return {name: sum(day[name] for day in report["days"]) for name in names}, report["breakdowns"]["creation_path"]
+
+
+@pytest.mark.django_db
+def test_seeded_report_has_automatic_upgrades_every_creation_path_and_cross_device_sign_ins():
+    seed(*MEDIUM)
+
+    total, paths = upgrade_totals(demo())
+
+    assert 0 < total["automatic_upgrades_completed"] < total["automatic_upgrades_offered"], total
+    assert 0 < total["cross_device_sign_ins"] < total["passkey_sign_ins"] / 5, total  # a minority, as in real use
+    assert set(paths) == {"nudge", "automatic_upgrade", "other"} and all(paths.values()), paths
+    assert paths["automatic_upgrade"] == total["automatic_upgrades_completed"]
+    assert sum(paths.values()) == total["registrations_completed"]
+
+
+@pytest.mark.django_db
+def test_seeded_upgrades_nudges_and_passkeys_agree_as_the_services_would_record_them():
+    seed(*MEDIUM)
+    tenant = demo()
+    events = Event.objects.filter(tenant=tenant)
+    credentials = Credential.objects.filter(tenant=tenant)
+
+    # Each automatic upgrade completed is a passkey made by one, kept on the platform.
+    upgraded = events.filter(type=EventType.REGISTRATION_SUCCEEDED, mediation="conditional")
+    made = credentials.filter(created_via=CreatedVia.AUTOMATIC_UPGRADE)
+    assert made.exists()
+    assert {bytes(c) for c in upgraded.values_list("credential_id", flat=True)} == {
+        bytes(c) for c in made.values_list("credential_id", flat=True)
+    }
+    assert set(made.values_list("authenticator_attachment", flat=True)) == {"platform"}
+    assert not upgraded.exclude(nudge_id=None).exists()  # the recorder credits no nudge with a silent create
+    # At most one offer a user a UTC day.
+    offers = Counter(
+        (user_id, day.date())
+        for user_id, day in events.filter(type=EventType.REGISTRATION_STARTED, mediation="conditional").values_list(
+            "user_id", "occurred_at"
+        )
+    )
+    assert offers and max(offers.values()) == 1
+    # A registration naming a nudge accepted that user's nudge.
+    nudged = events.filter(type=EventType.REGISTRATION_SUCCEEDED).exclude(nudge_id=None)
+    assert nudged.exists()
+    accepted = dict(Nudge.objects.filter(tenant=tenant, outcome="accepted").values_list("pk", "user_id"))
+    assert all(accepted.get(nudge_id) == user_id for nudge_id, user_id in nudged.values_list("nudge_id", "user_id"))
+    # Sign-ins from another device use a security key or a phone's synced passkey.
+    remote = events.filter(type=EventType.AUTHENTICATION_SUCCEEDED, attachment="cross-platform")
+    assert remote.exists()
+    used = credentials.filter(credential_id__in=remote.values_list("credential_id", flat=True))
+    assert all(c.authenticator_attachment == "cross-platform" or "hybrid" in c.transports for c in used)
+
+
+@pytest.mark.django_db
+def test_seed_offers_no_automatic_upgrade_where_the_tenant_turned_them_off():
+    call_command("demo_tenant", stdout=io.StringIO())
+    Tenant.objects.filter(pk=demo().pk).update(automatic_upgrades=False)
+
+    seed()
+
+    events = Event.objects.filter(tenant=demo())
+    assert events.filter(type=EventType.REGISTRATION_SUCCEEDED).exists()
+    assert not events.filter(mediation="conditional", type__startswith="registration.").exists()
+    assert not Credential.objects.filter(tenant=demo(), created_via=CreatedVia.AUTOMATIC_UPGRADE).exists()
