@@ -226,6 +226,22 @@ def nudges_open(*, tenant: Tenant, user_id: str, now: datetime) -> QuerySet[Nudg
     )
 
 
+def nudge_accepted_unnamed(*, tenant: Tenant, user_id: str, now: datetime) -> Nudge | None:
+    """The user's latest nudge inside its window that the frontend already reported accepted and no registration
+    names yet: the nudge a registration finishing now answers, when the outcome was reported first."""
+    named = Event.objects.filter(
+        tenant=tenant, user_id=user_id, type=EventType.REGISTRATION_SUCCEEDED, nudge_id__isnull=False
+    ).values("nudge_id")
+    return (
+        Nudge.objects.filter(
+            tenant=tenant, user_id=user_id, outcome=NudgeOutcome.ACCEPTED, created_at__lte=now, accept_until__gte=now
+        )
+        .exclude(pk__in=named)
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def nudges_answered_by_registration(*, now: datetime) -> QuerySet[Nudge]:
     """Unanswered nudges of the last 31 days (every tenant) whose user registered a passkey inside their window,
     other than by an automatic upgrade (made without a prompt, it answers no nudge)."""

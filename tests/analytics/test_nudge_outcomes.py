@@ -10,6 +10,7 @@ import pytest
 from analytics.models import Event, EventType, Nudge, NudgeSchedule, ScheduleStatus
 from analytics.services.events import event_record
 from analytics.services.nudges import nudge_outcome_record, nudge_policy_for, nudges_schedule, sign_in_record
+from tests.support.authenticator import SoftAuthenticator
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 IOS = (
@@ -217,3 +218,14 @@ def test_due_user_is_nudged_at_the_next_sign_in(tenant):
     nudge_for(tenant, ready=False)
     nudges_schedule(now=NOW + timedelta(days=8))
     assert nudge_for(tenant, now=NOW + timedelta(days=8, minutes=1)) is not None
+
+
+def test_a_registration_after_the_frontend_reported_accepted_still_comes_from_the_nudge(api, authenticator):
+    nudge_id = nudged_over_api(api)
+    assert api.post(f"/v1/nudges/{nudge_id}/outcome", {"outcome": "accepted"}).status_code == 200
+
+    assert api.register(authenticator, "alice").status_code == 201
+    assert api.register(SoftAuthenticator(), "alice").status_code == 201  # a second passkey answers no nudge
+
+    paths = Event.objects.filter(type=EventType.REGISTRATION_SUCCEEDED).order_by("pk").values_list("nudge_id")
+    assert [nudge for (nudge,) in paths] == [uuid.UUID(nudge_id), None]
