@@ -43,10 +43,11 @@ class PasskeyServiceClient:
         body = {"user_id": user_id, "username": username, "display_name": display_name}
         return self._call("POST", "/v1/registrations/start", body)["public_key"]
 
-    def registration_finish(self, *, credential: dict, user_agent: str = "") -> dict:
-        return self._call("POST", "/v1/registrations/finish", {"credential": credential, "user_agent": user_agent})[
-            "credential"
-        ]
+    def registration_finish(self, *, credential: dict, user_agent: str = "", name: str = "") -> dict:
+        body = {"credential": credential, "user_agent": user_agent}
+        if name:
+            body["name"] = name
+        return self._call("POST", "/v1/registrations/finish", body)["credential"]
 
     def authentication_start(self, *, user_id: str | None = None, mediation: str | None = None) -> dict:
         body: dict[str, Any] = {}
@@ -76,12 +77,27 @@ class PasskeyServiceClient:
     # --- sign-ins by other methods and nudges ---
 
     def sign_in_record(
-        self, *, user_id: str, method: str, user_agent: str = "", platform_authenticator_available: bool | None = None
-    ) -> dict | None:
+        self,
+        *,
+        user_id: str,
+        method: str,
+        user_agent: str = "",
+        platform_authenticator_available: bool | None = None,
+        conditional_create_available: bool | None = None,
+        username: str = "",
+        display_name: str = "",
+    ) -> dict:
+        """The service's whole answer: `nudge` (a prompt to show, or null) and `automatic_upgrade` (creation
+        options for a silent passkey creation, or null). Capabilities the page could not learn are left out."""
         body: dict[str, Any] = {"user_id": user_id, "method": method, "user_agent": user_agent}
         if platform_authenticator_available is not None:
             body["platform_authenticator_available"] = platform_authenticator_available
-        return self._call("POST", "/v1/sign-ins", body, timeout=SIGN_IN_REPORT_TIMEOUT_SECONDS)["nudge"]
+        if conditional_create_available is not None:
+            body["conditional_create_available"] = conditional_create_available
+        if username:  # the names a passkey made by an automatic upgrade would carry
+            body["username"] = username
+            body["display_name"] = display_name
+        return self._call("POST", "/v1/sign-ins", body, timeout=SIGN_IN_REPORT_TIMEOUT_SECONDS)
 
     def nudge_outcome(self, *, nudge_id: str, outcome: str) -> None:
         self._call("POST", f"/v1/nudges/{_segment(nudge_id)}/outcome", {"outcome": outcome})

@@ -9,9 +9,19 @@ class SignInForm(forms.Form):
     password = forms.CharField(max_length=1024, strip=False)
     # What the page learned from isUserVerifyingPlatformAuthenticatorAvailable(): "true", "false" or "".
     platform_authenticator = forms.CharField(required=False, max_length=5)
+    # What getClientCapabilities() said of conditionalCreate (automatic passkey upgrades), likewise.
+    conditional_create = forms.CharField(required=False, max_length=5)
 
     def platform_authenticator_available(self) -> bool | None:
-        return {"true": True, "false": False}.get(self.cleaned_data.get("platform_authenticator", ""))
+        return _tristate(self.cleaned_data.get("platform_authenticator", ""))
+
+    def conditional_create_available(self) -> bool | None:
+        return _tristate(self.cleaned_data.get("conditional_create", ""))
+
+
+def _tristate(value: str) -> bool | None:
+    """The page's "true" or "false"; None when it could not tell (no JavaScript, an older browser)."""
+    return {"true": True, "false": False}.get(value)
 
 
 class SignUpForm(SignInForm):

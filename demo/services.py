@@ -6,6 +6,7 @@ Everything passkey-related goes through PasskeyServiceClient over HTTP, as in an
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -15,12 +16,14 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError
 
-from core.encoding import b64url_encode
+from core.encoding import b64url_decode, b64url_encode
+from core.errors import DomainError
 
 from .client import PasskeyServiceClient, ServiceError
 from .models import DemoUser
 
 TOKEN_LEEWAY_SECONDS = 30
+AUTOMATIC_UPGRADE_NAME = "Created automatically"  # what the passkey list calls a passkey made without a prompt
 
 
 class DemoError(Exception):
@@ -107,6 +110,28 @@ def _imaginary_credential_id(username: str) -> str:
     """The same 32 bytes for a name each time (a random one per request would give it away)."""
     digest = hmac.new(settings.SECRET_KEY.encode(), b"demo-credential:" + _normalized(username).encode(), "sha256")
     return b64url_encode(digest.digest())
+
+
+def automatic_upgrade_finish(
+    *, client: PasskeyServiceClient, credential: dict, offered_challenge: str, user_agent: str
+) -> dict:
+    """Store the passkey the browser made silently for the offer of this session's password sign-in.
+
+    Only the credential that answers that offer's challenge is passed on, so this endpoint finishes nothing else
+    under the automatic upgrade's name; the service checks the rest (WebAuthn L3 §7.1, UP not required).
+    """
+    if _client_data_challenge(credential) != offered_challenge:
+        raise DemoError("This passkey does not answer the automatic upgrade offered here.", code="validation_error")
+    return client.registration_finish(credential=credential, user_agent=user_agent, name=AUTOMATIC_UPGRADE_NAME)
+
+
+def _client_data_challenge(credential: object) -> str | None:
+    """The challenge in a RegistrationResponseJSON's clientDataJSON, or None when it is not one."""
+    try:
+        client_data = json.loads(b64url_decode(credential["response"]["clientDataJSON"]))
+        return client_data.get("challenge")
+    except (KeyError, TypeError, AttributeError, ValueError, DomainError):
+        return None
 
 
 def passkey_sign_in_finish(

@@ -17,6 +17,7 @@ urlpatterns = [
     # What the page's JavaScript calls; each forwards to the passkey service with the site's API key.
     path("api/registrations/start", views.registration_start, name="registration-start"),
     path("api/registrations/finish", views.registration_finish, name="registration-finish"),
+    path("api/automatic-upgrade", views.automatic_upgrade, name="automatic-upgrade"),
     path("api/authentications/start", views.authentication_start, name="authentication-start"),
     path("api/authentications/finish", views.authentication_finish, name="authentication-finish"),
     path("api/passkeys/<str:credential_id>", views.passkey_detail, name="passkey"),

@@ -26,6 +26,7 @@ from .forms import PasskeyNameForm, ProfileForm, SignInForm, SignUpForm
 from .models import DemoUser
 from .services import (
     DemoError,
+    automatic_upgrade_finish,
     demo_configured,
     demo_user_authenticate,
     demo_user_create,
@@ -43,6 +44,10 @@ logger = logging.getLogger(__name__)
 SESSION_USER = "demo_user"
 SESSION_SIGN_IN = "demo_sign_in"  # how this session signed in, and the login token's claims
 SESSION_NUDGE = "demo_nudge"  # the service's answer to this session's password sign-in
+# The automatic upgrade it offered with that answer: {"challenge", "public_key"}; the account page takes the
+# options out when it hands them to the browser, and the challenge stays until the passkey is stored.
+SESSION_UPGRADE = "demo_automatic_upgrade"
+SESSION_KEYS = (SESSION_USER, SESSION_SIGN_IN, SESSION_NUDGE, SESSION_UPGRADE)  # the site's own keys
 NUDGE_OUTCOMES = {"shown", "accepted", "dismissed"}
 
 
@@ -64,6 +69,7 @@ def _session_start(request: HttpRequest, user: DemoUser, *, method: str, claims:
     request.session[SESSION_USER] = user.pk
     request.session[SESSION_SIGN_IN] = {"method": method, "claims": claims}
     request.session.pop(SESSION_NUDGE, None)
+    request.session.pop(SESSION_UPGRADE, None)
 
 
 def page(view):
@@ -192,20 +198,27 @@ def signup_page(request: HttpRequest) -> HttpResponse:
 
 
 def _password_sign_in(request: HttpRequest, user: DemoUser, form: SignInForm) -> None:
-    """Sign in, then ask the service whether to offer a passkey now; if it fails or is slow (2 s), sign in anyway."""
+    """Sign in, then ask the service whether to offer a passkey now (a prompt, or a silent creation where the
+    browser can make one); if it fails or is slow (2 s), sign in anyway."""
     _session_start(request, user, method="password")
     try:
-        nudge = _client(request).sign_in_record(
+        answer = _client(request).sign_in_record(
             user_id=str(user.user_id),
             method="password",
             user_agent=request.headers.get("User-Agent", ""),
             platform_authenticator_available=form.platform_authenticator_available(),
+            conditional_create_available=form.conditional_create_available(),
+            username=user.username,
+            display_name=user.name_shown,  # as registration_start names the user's passkeys
         )
     except ServiceError as error:
         logger.warning("Recording the sign-in failed: %s", error)
         return
-    if nudge is not None:
-        request.session[SESSION_NUDGE] = nudge
+    if answer.get("nudge"):
+        request.session[SESSION_NUDGE] = answer["nudge"]
+    if answer.get("automatic_upgrade"):
+        public_key = answer["automatic_upgrade"]["public_key"]
+        request.session[SESSION_UPGRADE] = {"challenge": public_key["challenge"], "public_key": public_key}
 
 
 @signed_in_page
@@ -218,8 +231,19 @@ def account_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
         "sign_in_method": sign_in.get("method"),
         "claims": json.dumps(claims, indent=2) if claims else "",
         "nudge": request.session.get(SESSION_NUDGE),
+        "automatic_upgrade": _automatic_upgrade_options(request),
     }
     return render(request, "demo/account.html", context)
+
+
+def _automatic_upgrade_options(request: HttpRequest) -> dict | None:
+    """The offered creation options, handed out once: a reload must not ask the password manager again, since a
+    passkey it made whose finish then failed would be one more the site does not know."""
+    offer = request.session.get(SESSION_UPGRADE)
+    if not offer or "public_key" not in offer:
+        return None
+    request.session[SESSION_UPGRADE] = {"challenge": offer["challenge"]}
+    return offer["public_key"]
 
 
 @signed_in_page
@@ -240,7 +264,7 @@ def settings_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
 
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
-    for key in (SESSION_USER, SESSION_SIGN_IN, SESSION_NUDGE):
+    for key in SESSION_KEYS:
         request.session.pop(key, None)  # the site's keys only: an admin session in this browser stays
     return redirect("demo:signin")
 
@@ -263,6 +287,25 @@ def registration_finish(request: HttpRequest, body: dict, user: DemoUser) -> Jso
     credential = _client(request).registration_finish(
         credential=body.get("credential"), user_agent=request.headers.get("User-Agent", "")
     )
+    return JsonResponse({"credential": credential}, status=201)
+
+
+@require_POST
+@endpoint(signed_in=True)
+def automatic_upgrade(request: HttpRequest, body: dict, user: DemoUser) -> JsonResponse:
+    """The passkey the browser created silently (mediation "conditional") for this session's offer."""
+    offer = request.session.get(SESSION_UPGRADE)
+    if not offer:
+        raise DemoError("No automatic upgrade was offered in this session.", code="not_found", status=404)
+    credential = automatic_upgrade_finish(
+        client=_client(request),
+        credential=body.get("credential"),
+        offered_challenge=offer["challenge"],
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    # The user has a passkey now: neither the offer nor the prompt is wanted any more.
+    request.session.pop(SESSION_UPGRADE, None)
+    request.session.pop(SESSION_NUDGE, None)
     return JsonResponse({"credential": credential}, status=201)
 
 

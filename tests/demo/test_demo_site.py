@@ -115,17 +115,28 @@ class DemoBrowser:
 
     # --- what a person does on the demo's pages ---
 
+    # platform and conditional_create: what demo.js puts in the hidden fields ("true", "false", "" for unknown).
     def sign_up(
-        self, username: str, *, password: str = PASSWORD, display_name: str = "", platform: str = "true"
+        self,
+        username: str,
+        *,
+        password: str = PASSWORD,
+        display_name: str = "",
+        platform: str = "true",
+        conditional_create: str = "",
     ) -> Page:
         self.get("/demo/signup/")
         fields = {"username": username, "password": password, "display_name": display_name}
-        return self.post_form("/demo/signup/", {**fields, "platform_authenticator": platform}, follow=False)
+        capabilities = {"platform_authenticator": platform, "conditional_create": conditional_create}
+        return self.post_form("/demo/signup/", {**fields, **capabilities}, follow=False)
 
-    def sign_in(self, username: str, password: str = PASSWORD, *, platform: str = "true") -> Page:
+    def sign_in(
+        self, username: str, password: str = PASSWORD, *, platform: str = "true", conditional_create: str = ""
+    ) -> Page:
         self.get("/demo/")
-        fields = {"username": username, "password": password, "platform_authenticator": platform}
-        return self.post_form("/demo/", fields, follow=False)
+        fields = {"username": username, "password": password}
+        capabilities = {"platform_authenticator": platform, "conditional_create": conditional_create}
+        return self.post_form("/demo/", {**fields, **capabilities}, follow=False)
 
     def create_passkey(self, authenticator: SoftAuthenticator) -> dict:
         started = self.post_json("/demo/api/registrations/start")
@@ -408,6 +419,7 @@ def test_user_endpoints_answer_401_without_a_session(browser):
     for method, path in [
         ("POST", "registrations/start"),
         ("POST", "registrations/finish"),
+        ("POST", "automatic-upgrade"),
         ("PATCH", "passkeys/AAAA"),
         ("DELETE", "passkeys/AAAA"),
         ("POST", "profile"),

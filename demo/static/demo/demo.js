@@ -9,6 +9,9 @@ import {
 } from "./webauthn.js";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+// How long an automatic passkey upgrade may take before the page stops waiting for it: a browser may
+// leave a conditional create unanswered, and the nudge card must not wait on it for ever.
+const AUTOMATIC_UPGRADE_DEADLINE_MS = 5000;
 
 class ApiError extends Error {
   constructor(code, detail) {
@@ -75,11 +78,25 @@ async function signInWithPasskey({ username = "", mediation, signal } = {}) {
 
 // --- pages ---
 
-async function platformAuthenticatorField() {
-  const field = document.getElementById("platform-authenticator");
-  if (!field || !window.PublicKeyCredential) return;
-  const available = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().catch(() => false);
-  field.value = String(available);
+async function clientCapabilities() {
+  if (typeof PublicKeyCredential.getClientCapabilities !== "function") return null; // before WebAuthn Level 3
+  return PublicKeyCredential.getClientCapabilities().catch(() => null);
+}
+
+// What the password forms tell the site (and it the service): whether this browser has a platform
+// authenticator, and whether it can create a passkey silently (conditionalCreate). The platform field is
+// filled last: a form that has it has both.
+async function capabilityFields() {
+  const conditional = document.getElementById("conditional-create");
+  const platform = document.getElementById("platform-authenticator");
+  if (conditional) {
+    const capabilities = await clientCapabilities();
+    conditional.value = capabilities ? String(capabilities.conditionalCreate === true) : "";
+  }
+  if (platform) {
+    const available = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().catch(() => false);
+    platform.value = String(available);
+  }
 }
 
 async function signinPage() {
@@ -113,13 +130,44 @@ async function signinPage() {
   armAutofill();
 }
 
-async function accountPage() {
-  const nudge = document.getElementById("nudge");
-  if (!nudge) return;
+// Automatic passkey upgrade (WebAuthn Level 3 conditional create): right after a password sign-in the
+// password manager may create a passkey without asking anything. Silent on failure: the console says
+// why, the page shows no error, and the nudge card stays as the fallback. True once the site stored it.
+async function upgradeAutomatically(publicKey, signal) {
+  if ((await clientCapabilities())?.conditionalCreate !== true) {
+    console.info("Automatic passkey upgrade: this browser cannot create passkeys silently.");
+    return false;
+  }
+  let credential;
+  try {
+    const options = { publicKey: creationOptionsFromJSON(publicKey), mediation: "conditional", signal };
+    credential = await navigator.credentials.create(options);
+  } catch (error) {
+    console.info("Automatic passkey upgrade: the browser created no passkey:", error.name, error.message);
+    return false;
+  }
+  try {
+    await api("POST", "automatic-upgrade", { credential: credentialToJSON(credential) });
+    return true;
+  } catch (error) {
+    console.info("Automatic passkey upgrade: the site did not store the passkey:", error.code, error.message);
+    // The password manager now holds a passkey the site does not know: ask it to forget it.
+    await signalUnknownCredential(publicKey.rp?.id || location.hostname, credential.id);
+    return false;
+  }
+}
+
+// The nudge card: wired at once (it is on the page from the start), and reported shown when it is what
+// the user is left with, or as soon as they answer it. stopUpgrade() ends a silent attempt still under way
+// (one WebAuthn request at a time: a pending one would refuse the card's) and says whether it made a passkey.
+function nudgeCard(nudge, stopUpgrade) {
   const outcome = (value) => api("POST", `nudges/${nudge.dataset.nudgeId}/outcome`, { outcome: value });
-  outcome("shown").catch((error) => console.warn("nudge shown:", error));
+  let reported = null;
+  const shown = () => (reported ??= outcome("shown").catch((error) => console.warn("nudge shown:", error)));
   document.getElementById("nudge-accept").addEventListener("click", async () => {
+    if (await stopUpgrade()) return; // it made the passkey the card offers
     try {
+      await shown();
       await createPasskey();
       await outcome("accepted");
       location.assign("/demo/settings/?created=1");
@@ -128,13 +176,45 @@ async function accountPage() {
     }
   });
   document.getElementById("nudge-dismiss").addEventListener("click", async () => {
+    if (await stopUpgrade()) return;
     try {
+      await shown();
       await outcome("dismissed");
     } catch (error) {
       console.warn("nudge dismissed:", error);
     }
     nudge.remove();
   });
+  return { shown };
+}
+
+async function upgradeWithin(publicKey, controller) {
+  const tooLong = () => controller.abort(new DOMException("The automatic upgrade took too long.", "TimeoutError"));
+  const deadline = setTimeout(tooLong, AUTOMATIC_UPGRADE_DEADLINE_MS);
+  try {
+    return await upgradeAutomatically(publicKey, controller.signal);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+async function accountPage() {
+  const nudge = document.getElementById("nudge");
+  const offer = document.getElementById("automatic-upgrade");
+  const controller = new AbortController();
+  const upgrade = offer ? upgradeWithin(JSON.parse(offer.textContent), controller) : Promise.resolve(false);
+  const card = nudge
+    ? nudgeCard(nudge, () => {
+        controller.abort();
+        return upgrade;
+      })
+    : null;
+  if (await upgrade) {
+    nudge?.remove(); // the passkey the card would have offered exists now
+    show("Your password manager saved a passkey for this account: next time, sign in with it.", "success");
+  } else {
+    card?.shown();
+  }
 }
 
 async function settingsPage() {
@@ -208,7 +288,7 @@ if (page) {
   if (!window.PublicKeyCredential) {
     show("This browser does not support passkeys; the password still works.");
   } else {
-    platformAuthenticatorField();
+    capabilityFields();
     page();
   }
 }
