@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from core.encoding import b64url_encode
 from core.errors import DomainError, ErrorCode
-from passkeys.models import CreatedVia
+from passkeys.models import AttestationVerdict, CreatedVia
 from passkeys.providers import provider_for
 
 # C0 controls, DEL and C1 controls: never part of an id (and PostgreSQL text refuses NUL); lone
@@ -157,11 +157,25 @@ class CredentialSerializer(serializers.Serializer):
     authenticator_attachment = serializers.SerializerMethodField(
         help_text='"platform" or "cross-platform" as the client reported it at registration; null when unknown.'
     )
+    attestation = serializers.ChoiceField(
+        AttestationVerdict.values,
+        help_text="none, self, verified (chains to the FIDO metadata or the tenant's roots) or untrusted.",
+    )
+    authenticator_name = serializers.CharField(
+        help_text="The FIDO metadata's description of the model, else the AAGUID list's name; may be empty."
+    )
+    authenticator_status = serializers.SerializerMethodField(
+        help_text="The model's latest status in the FIDO metadata (e.g. FIDO_CERTIFIED_L1, REVOKED); null when none."
+    )
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
 
     def get_id(self, credential) -> str:
         return b64url_encode(bytes(credential.credential_id))
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_authenticator_status(self, credential) -> str | None:
+        return credential.authenticator_status or None
 
     @extend_schema_field({"type": "string", "enum": ATTACHMENTS, "nullable": True})
     def get_authenticator_attachment(self, credential) -> str | None:

@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     USER_PRESENCE_REQUIRED = "user_presence_required", 400, "User presence required", "both"
     USER_VERIFICATION_REQUIRED = "user_verification_required", 400, "User verification required", "both"
     INVALID_BACKUP_FLAGS = "invalid_backup_flags", 400, "Invalid backup flags", "both"
+    # The tenant's authenticator policy (v1.1): the credential kind, or the authenticator's reported status.
+    AUTHENTICATOR_NOT_ALLOWED = "authenticator_not_allowed", 400, "Authenticator not allowed", "both"
     # Registration only.
     UNSUPPORTED_ALGORITHM = "unsupported_algorithm", 400, "Unsupported algorithm", "registration"
     ATTESTATION_INVALID = "attestation_invalid", 400, "Attestation invalid", "registration"

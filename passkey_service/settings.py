@@ -101,6 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The FIDO Metadata Service: the BLOB's trust anchor (the FIDO Alliance root, shipped; a PEM path replaces it) and
+# where beat fetches the BLOB from (unset: nothing is ever fetched; `manage.py mds_import PATH` loads one by hand).
+MDS_ROOT_CERT = env.str("MDS_ROOT_CERT", default=str(BASE_DIR / "passkeys" / "data" / "fido-mds-root.pem"))
+MDS_URL = env.str("MDS_URL", default="")
+
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # django-redis keeps one client per process; Django's own backend builds one per call (~100 µs).
@@ -125,6 +130,7 @@ CELERY_BEAT_SCHEDULE = {
     "schedule-nudges": {"task": "analytics.tasks.schedule_nudges", "schedule": 300.0},
     "purge-expired": {"task": "analytics.tasks.purge_expired", "schedule": 3600.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
+    "refresh-metadata": {"task": "passkeys.tasks.refresh_metadata", "schedule": 6 * 3600.0},  # a no-op without MDS_URL
 }
 # Webhook deliveries wait on other people's servers: their own queue (and worker, `-Q webhooks`),
 # so metrics and nudges on the default queue never wait behind them. Both queues are declared so

@@ -30,6 +30,13 @@ class CreatedVia(models.TextChoices):
     AUTOMATIC_UPGRADE = "automatic_upgrade"  # a conditional create right after another sign-in
 
 
+class AttestationVerdict(models.TextChoices):
+    NONE = "none"  # no statement (fmt "none")
+    SELF = "self"  # signed by the credential's own key: proves nothing about the model
+    VERIFIED = "verified"  # chains to a root from the metadata or the tenant's own roots
+    UNTRUSTED = "untrusted"  # a certificate chain no trusted root anchors
+
+
 class Credential(models.Model):
     """A registered public key credential, stored as bytes and columns."""
 
@@ -54,6 +61,13 @@ class Credential(models.Model):
     authenticator_attachment = models.CharField(
         max_length=16, blank=True, help_text="platform or cross-platform as the client reported it; empty when unknown."
     )
+    attestation = models.CharField(max_length=16, choices=AttestationVerdict.choices, default=AttestationVerdict.NONE)
+    authenticator_name = models.CharField(
+        max_length=200, blank=True, help_text="The metadata's description of the model, else the AAGUID list's name."
+    )
+    authenticator_status = models.CharField(
+        max_length=40, blank=True, help_text="The model's latest status report in the FIDO metadata; empty when none."
+    )
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -69,7 +83,10 @@ class Credential(models.Model):
                 name="credential_backed_up_requires_eligible",
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "user"], name="credential_tenant_user")]
+        indexes = [
+            models.Index(fields=["tenant", "user"], name="credential_tenant_user"),
+            models.Index(fields=["aaguid"], name="credential_aaguid"),  # a status change finds its credentials
+        ]
 
     def __str__(self) -> str:
         return self.name or self.provider_name or "passkey"
@@ -102,3 +119,18 @@ class Challenge(models.Model):
     key = models.CharField(max_length=200, primary_key=True)
     state = models.TextField(help_text="JSON, read back by raw SQL on every backend.")
     expires_at = models.DateTimeField(db_index=True)
+
+
+class MetadataBlob(models.Model):
+    """A FIDO MDS3 BLOB whose signature chained to the metadata root when it was imported; the newest `no` is the
+    one in use. The verified payload is kept, so a registration reads it without re-verifying the BLOB."""
+
+    no = models.PositiveIntegerField(unique=True, help_text="The BLOB's serial number; each import must be newer.")
+    next_update = models.DateField()
+    legal_header = models.TextField(blank=True)
+    entries = models.PositiveIntegerField()
+    payload = models.JSONField(help_text="The verified payload, as the BLOB carried it.")
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"MDS BLOB no {self.no}"

@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Min, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Min, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDate
 
 from core.errors import NotFound
-from tenants.models import Tenant
+from tenants.models import CredentialKinds, Tenant
 
-from .models import Credential, PasskeyUser
+from . import webauthn
+from .models import AttestationVerdict, Credential, PasskeyUser
 
 # A credential as options name it: its id and the transports the browser reported (§5.8.3 descriptors).
 Descriptor = tuple[bytes, list[str]]
+AUTHENTICATOR_ROWS = 10  # models named one by one on the dashboard; the rest are summed
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,23 @@ def credential_get(*, tenant: Tenant, credential_id: bytes) -> Credential:
         raise NotFound("No credential with this id.") from None
 
 
+LOGIN_COLUMNS = (
+    "tenant_id", "credential_id", "public_key", "aaguid", "backup_eligible", "backed_up", "user_verified",
+    "sign_count", "provider_name", "authenticator_status", "user__user_id", "user__handle",
+)  # fmt: skip
+
+
 def credential_for_login(*, tenant: Tenant, credential_id: bytes) -> Credential | None:
-    """The credential a login names, with its owner, in one query; None if the tenant has none with this id."""
+    """The credential a login names, with its owner, in one query; None if the tenant has none with this id.
+
+    Only the columns a login reads (verification, the counter UPDATE, policy, token, event, webhook): every
+    column more is compiled and converted on every login."""
     try:
-        return Credential.objects.select_related("user").get(tenant=tenant, credential_id=credential_id)
+        return (
+            Credential.objects.select_related("user")
+            .only(*LOGIN_COLUMNS)
+            .get(tenant=tenant, credential_id=credential_id)
+        )
     except Credential.DoesNotExist:
         return None
 
@@ -115,3 +130,59 @@ def passkey_users_count(*, tenant: Tenant, before: datetime) -> int:
 
 def passkeys_count(*, tenant: Tenant) -> int:
     return Credential.objects.filter(tenant=tenant).count()
+
+
+def credentials_by_authenticator(*, tenant: Tenant) -> dict:
+    """The tenant's credentials now, by attestation verdict and authenticator model, and what a stricter policy
+    would refuse: two aggregate queries, whatever the number of credentials.
+
+    Returns {"total", "attestation": {verdict: n} (every verdict), "authenticators": the 10 largest models as
+    {"aaguid", "name", "status", "count", "compromised"}, "other": credentials on the remaining models,
+    "compromised": credentials on a model the metadata reports compromised (what `enforce` refuses at login),
+    "enforce_refuses_registration": those `enforce` would not have registered (attestation not verified, or a
+    compromised model), "kinds_refuse": {credential_kinds: those it would not have registered}}.
+    """
+    credentials = Credential.objects.filter(tenant=tenant)
+    compromised = Q(authenticator_status__in=webauthn.COMPROMISED)
+    verdicts = {verdict: Count("pk", filter=Q(attestation=verdict)) for verdict in AttestationVerdict.values}
+    totals = credentials.aggregate(
+        total=Count("pk"),
+        compromised=Count("pk", filter=compromised),
+        # registration_policy_check under enforce: a verified attestation from a model not reported compromised.
+        enforce_refuses_registration=Count("pk", filter=~Q(attestation=AttestationVerdict.VERIFIED) | compromised),
+        # BE is fixed for a credential's life (§6.1.3), so it says how each credential_kinds would have answered.
+        refused_if_device_bound=Count("pk", filter=Q(backup_eligible=True)),
+        refused_if_synced=Count("pk", filter=Q(backup_eligible=False)),
+        **{f"attestation_{verdict}": count for verdict, count in verdicts.items()},
+    )
+    # A row is a model (its AAGUID) and its status; a credential without a metadata name (imported, or stored before
+    # the metadata came) goes by the AAGUID list's name, and models neither names come after the named ones.
+    name = NullIf(Coalesce(NullIf("authenticator_name", Value("")), "provider_name"), Value(""))
+    models = (
+        credentials.values("aaguid", "authenticator_status", label=name)
+        .annotate(count=Count("pk"))
+        .order_by("-count", F("label").asc(nulls_last=True), "authenticator_status", "aaguid")[:AUTHENTICATOR_ROWS]
+    )
+    authenticators = [
+        {
+            "aaguid": row["aaguid"],
+            "name": row["label"] or "",
+            "status": row["authenticator_status"],
+            "count": row["count"],
+            "compromised": row["authenticator_status"] in webauthn.COMPROMISED,
+        }
+        for row in models
+    ]
+    return {
+        "total": totals["total"],
+        "attestation": {verdict: totals[f"attestation_{verdict}"] for verdict in verdicts},
+        "authenticators": authenticators,
+        "other": totals["total"] - sum(row["count"] for row in authenticators),
+        "compromised": totals["compromised"],
+        "enforce_refuses_registration": totals["enforce_refuses_registration"],
+        "kinds_refuse": {
+            CredentialKinds.ANY: 0,
+            CredentialKinds.DEVICE_BOUND: totals["refused_if_device_bound"],
+            CredentialKinds.SYNCED: totals["refused_if_synced"],
+        },
+    }

@@ -21,3 +21,7 @@ user_erased = Signal()
 
 # Sent with `tenant` and `credential` (the deleted Credential, its owner loaded) after a deletion.
 credential_deleted = Signal()
+
+# Sent with `tenant`, `aaguid`, `status`, `authenticator_name` and `credentials` (the tenant's credentials of that
+# model, owners loaded) when an imported FIDO metadata BLOB newly reports the model compromised.
+authenticator_status_changed = Signal()

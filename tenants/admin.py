@@ -134,7 +134,18 @@ class TenantAdmin(TenantScopedAdmin):
                 )
             },
         ),
-        ("Authenticators", {"fields": ("attestation", "attestation_roots", "allowed_aaguids")}),
+        (
+            "Authenticators",
+            {
+                "fields": (
+                    "attestation",
+                    "attestation_policy",
+                    "credential_kinds",
+                    "attestation_roots",
+                    "allowed_aaguids",
+                )
+            },
+        ),
         ("Limits", {"fields": ("rate_limit_per_key", "rate_limit_per_user", "event_retention_days")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )

@@ -29,6 +29,18 @@ class AttestationPreference(models.TextChoices):
     ENTERPRISE = "enterprise"
 
 
+class AttestationPolicy(models.TextChoices):
+    NONE = "none", "none: accept any authenticator"
+    MONITOR = "monitor", "monitor: verify and record the verdict, refuse nothing"
+    ENFORCE = "enforce", "enforce: refuse untrusted attestation and compromised models"
+
+
+class CredentialKinds(models.TextChoices):
+    ANY = "any", "any"
+    DEVICE_BOUND = "device_bound", "device-bound only (backup eligibility clear)"
+    SYNCED = "synced", "synced only (backup eligibility set)"
+
+
 class Tenant(models.Model):
     """One relying party and its WebAuthn settings."""
 
@@ -64,6 +76,10 @@ class Tenant(models.Model):
         blank=True,
         help_text="Authenticator AAGUIDs allowed to register (lowercase, dashed); empty allows every authenticator.",
     )
+    attestation_policy = models.CharField(
+        max_length=8, choices=AttestationPolicy.choices, default=AttestationPolicy.NONE
+    )
+    credential_kinds = models.CharField(max_length=16, choices=CredentialKinds.choices, default=CredentialKinds.ANY)
     automatic_upgrades = models.BooleanField(
         default=True,
         help_text="Offer password users a silent passkey creation (conditional create) right after they sign in.",

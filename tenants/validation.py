@@ -21,7 +21,7 @@ from django.conf import settings
 
 from core.errors import DomainError
 
-from .models import AttestationPreference, Requirement
+from .models import AttestationPolicy, AttestationPreference, CredentialKinds, Requirement
 
 ANDROID_ORIGIN_PREFIX = "android:apk-key-hash:"
 # What passkeys/webauthn/registration.py verifies (_check_public_key): EdDSA, ES256, RS256. Any other id would be
@@ -238,6 +238,8 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "user_verification": _choice(Requirement),
     "resident_key": _choice(Requirement),
     "attestation": _choice(AttestationPreference),
+    "attestation_policy": _choice(AttestationPolicy),
+    "credential_kinds": _choice(CredentialKinds),
     "attestation_roots": attestation_roots_validate,
     "algorithms": algorithms_validate,
     "challenge_timeout": _integer(*CHALLENGE_TIMEOUT_RANGE, " seconds"),
@@ -268,6 +270,9 @@ def tenant_settings_validate(values: Mapping[str, Any]) -> dict[str, Any]:
     if cleaned.get("allow_cross_origin") and "top_origins" not in errors and not cleaned.get("top_origins"):
         # Without a list every embedding page would do (a crossOrigin ceremony names the top origin).
         errors["top_origins"] = ["List the top-level origins that may embed the ceremony when cross-origin is allowed."]
+    if cleaned.get("attestation_policy") == AttestationPolicy.ENFORCE and cleaned.get("attestation") == "none":
+        # Browsers strip the statement when the options ask for none: enforce would refuse every registration.
+        errors["attestation_policy"] = ["Enforcing needs attestation (direct or enterprise) to check."]
     if errors:
         raise TenantSettingsInvalid(errors)
     return cleaned

@@ -20,6 +20,7 @@ class EventType(models.TextChoices):
     PASSKEY_SIGN_COUNT_REGRESSION = "passkey.sign_count_regression"
     USER_DELETED = "user.deleted"
     NUDGE_DUE = "nudge.due"
+    AUTHENTICATOR_STATUS_CHANGED = "authenticator.status_changed"
 
 
 def message_id_new() -> str:

@@ -106,9 +106,44 @@ def _nudge_due(sender: Any, *, tenant: Tenant, user_id: str, **kwargs: Any) -> N
     )
 
 
+# A model reported compromised may have many credentials: they go out in events of at most this many.
+STATUS_CHANGE_BATCH = 500
+
+
+def _authenticator_status_changed(
+    sender: Any,
+    *,
+    tenant: Tenant,
+    aaguid: Any,
+    status: str,
+    authenticator_name: str,
+    credentials: list[Credential],
+    **kwargs: Any,
+) -> None:
+    affected = [
+        {"credential_id": b64url_encode(bytes(credential.credential_id)), "user_id": credential.user.user_id}
+        for credential in credentials
+    ]
+    base = {
+        "tenant_id": str(tenant.pk),
+        "aaguid": str(aaguid),
+        "authenticator_name": authenticator_name or None,
+        "status": status,
+        "credentials_total": len(affected),
+    }
+    events = [
+        (EventType.AUTHENTICATOR_STATUS_CHANGED, {**base, "credentials": affected[at : at + STATUS_CHANGE_BATCH]})
+        for at in range(0, len(affected), STATUS_CHANGE_BATCH)
+    ]
+    events_publish(tenant_id=tenant.pk, events=events)
+
+
 def connect() -> None:
     passkey_signals.ceremony_succeeded.connect(_succeeded, dispatch_uid="webhooks-succeeded")
     passkey_signals.ceremony_failed.connect(_failed, dispatch_uid="webhooks-failed")
     passkey_signals.credential_deleted.connect(_credential_deleted, dispatch_uid="webhooks-credential-deleted")
     passkey_signals.user_erased.connect(_user_erased, dispatch_uid="webhooks-user-erased")
     analytics_signals.nudge_due.connect(_nudge_due, dispatch_uid="webhooks-nudge-due")
+    passkey_signals.authenticator_status_changed.connect(
+        _authenticator_status_changed, dispatch_uid="webhooks-authenticator-status-changed"
+    )

@@ -18,6 +18,7 @@ from .. import webauthn
 from ..challenges import AUTHENTICATION, PendingCeremony, challenge_consume, challenge_save
 from ..errors import PasskeyError
 from ..models import Credential
+from ..policy import login_policy_check
 from ..selectors import credential_for_login, login_allow_list
 from ..signals import ceremony_started, ceremony_succeeded
 from ..tokens import token_issue
@@ -123,6 +124,7 @@ def authentication_finish(
             raise PasskeyError("No credential with this id is registered.", code=ErrorCode.CREDENTIAL_NOT_FOUND)
         attempt.user_id, attempt.credential = stored.user.user_id, stored
         verified = webauthn.authentication_verify(tenant=tenant, parsed=parsed, pending=pending, stored=_record(stored))
+        login_policy_check(tenant=tenant, credential=stored)
         now = timezone.now()
         # §7.2 step 23, checked by the UPDATE itself so one rule covers both a replayed counter and two
         # concurrent logins with the same value: the new counter must exceed the stored one, unless both

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -16,10 +15,12 @@ from .. import webauthn
 from ..challenges import REGISTRATION, PendingCeremony, challenge_consume, challenge_save
 from ..errors import PasskeyError, credential_exists
 from ..models import CreatedVia, Credential, PasskeyUser
+from ..policy import registration_policy_check
 from ..providers import provider_name
 from ..selectors import credential_id_taken, passkey_user_get, registration_exclude_list
 from ..signals import ceremony_started, ceremony_succeeded
 from .announce import Attempt, failures_announced
+from .metadata import authenticator_model, metadata_current
 
 USER_HANDLE_BYTES = 32
 
@@ -97,15 +98,19 @@ def registration_start(
 def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user_agent: str = "") -> Credential:
     """Verify the browser's RegistrationResponseJSON and store the new credential.
 
-    Consume the challenge, verify (the adapter), apply the tenant's authenticator policy, insert, announce.
+    Consume the challenge, verify (the adapter, with the FIDO metadata), apply the tenant's authenticator policy,
+    insert, announce.
     """
     attempt = Attempt(user_agent=user_agent)
     with failures_announced(tenant=tenant, ceremony=REGISTRATION, attempt=attempt):
         parsed = webauthn.registration_parse(credential)
         pending = challenge_consume(tenant_id=str(tenant.pk), ceremony=REGISTRATION, challenge=parsed.challenge)
         attempt.user_id = pending.user_id
-        verified = webauthn.registration_verify(tenant=tenant, parsed=parsed, pending=pending)
-        _aaguid_check(tenant=tenant, aaguid=verified.aaguid)
+        verified = webauthn.registration_verify(
+            tenant=tenant, parsed=parsed, pending=pending, metadata=metadata_current()
+        )
+        status, authenticator_name = authenticator_model(verified.aaguid)
+        registration_policy_check(tenant=tenant, verified=verified, status=status)
         provider = provider_name(verified.aaguid)
         stored = Credential(
             tenant=tenant,
@@ -127,6 +132,9 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
             if pending.mediation == webauthn.CONDITIONAL
             else CreatedVia.CEREMONY,
             authenticator_attachment=verified.attachment or "",
+            attestation=verified.attestation,
+            authenticator_name=authenticator_name,
+            authenticator_status=status,
             name=(name or provider or "Passkey")[:200],
         )
         # The owner as the pending ceremony recorded it, so that showing the credential costs no query.
@@ -157,13 +165,3 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
                 "The user was deleted during the ceremony.", code=ErrorCode.CHALLENGE_NOT_FOUND
             ) from None
     return stored
-
-
-def _aaguid_check(*, tenant: Tenant, aaguid: uuid.UUID) -> None:
-    """The tenant's authenticator allow-list (empty: any). Without attestation the AAGUID is only
-    the authenticator's own claim, so this is a policy filter; attestation roots make it a proof."""
-    allowed = {str(value).strip().lower() for value in tenant.allowed_aaguids}
-    if allowed and str(aaguid).lower() not in allowed:
-        raise PasskeyError(
-            f"This tenant does not allow the authenticator with AAGUID {aaguid}.", code=ErrorCode.ATTESTATION_UNTRUSTED
-        )

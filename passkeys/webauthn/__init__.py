@@ -7,9 +7,18 @@ pending ceremony and (for login) the stored credential. attestation: the registe
 
 from __future__ import annotations
 
-from .attestation import FORMATS, TenantRootsVerifier, format_verifier, tenant_attestation_roots
+from .attestation import FORMATS, format_verifier, tenant_attestation_roots
 from .authentication import StoredCredential, VerifiedAuthentication, authentication_verify
 from .checks import CONDITIONAL
+from .metadata import (
+    COMPROMISED,
+    MAX_BLOB_BYTES,
+    Metadata,
+    MetadataRefused,
+    VerifiedBlob,
+    metadata_blob_verify,
+    metadata_root_der,
+)
 from .options import authentication_options, registration_options, server_for, tenant_algorithms
 from .parsing import (
     AuthenticationResponse,
@@ -29,7 +38,13 @@ __all__ = [
     "ParsedResponse",
     "RegistrationResponse",
     "StoredCredential",
-    "TenantRootsVerifier",
+    "COMPROMISED",
+    "MAX_BLOB_BYTES",
+    "Metadata",
+    "MetadataRefused",
+    "VerifiedBlob",
+    "metadata_blob_verify",
+    "metadata_root_der",
     "VerifiedAuthentication",
     "VerifiedRegistration",
     "authentication_options",

@@ -1,4 +1,5 @@
-"""§7.1 steps 21-24: verify an attestation statement by its format, always; trust it only by the tenant's roots.
+"""§7.1 steps 21-24: verify an attestation statement by its format, always; then say whether a trusted root (the
+tenant's own, or the FIDO metadata's for the model) anchors it.
 
 The formats are registered here, explicitly: python-fido2's own verifiers plus those it lacks (formats/).
 """
@@ -6,7 +7,9 @@ The formats are registered here, explicitly: python-fido2's own verifiers plus t
 from __future__ import annotations
 
 import functools
+import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -15,13 +18,12 @@ from fido2.attestation import (
     AppleAttestation,
     Attestation,
     AttestationResult,
-    AttestationVerifier,
+    AttestationType,
     FidoU2FAttestation,
     NoneAttestation,
     PackedAttestation,
     TpmAttestation,
     UnsupportedAttestation,
-    UntrustedAttestation,
     verify_x509_chain,
 )
 from fido2.webauthn import AttestationObject, AuthenticatorData
@@ -30,6 +32,12 @@ from core.errors import ErrorCode
 
 from ..errors import PasskeyError
 from .formats.android_key import AndroidKeyAttestation
+
+if TYPE_CHECKING:
+    from .metadata import Metadata
+
+# The verdicts (passkeys.models.AttestationVerdict's values).
+NONE, SELF, VERIFIED, UNTRUSTED = "none", "self", "verified", "untrusted"
 
 # Every attestation statement format the service verifies (§8): a format not listed is attestation_invalid.
 FORMATS: tuple[type[Attestation], ...] = (
@@ -79,33 +87,41 @@ def chains_to(trust_path: list[bytes], root: bytes) -> bool:
     return all(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in certificates)
 
 
-class TenantRootsVerifier(AttestationVerifier):
-    """python-fido2's verifier over FORMATS, trusting a chain only to one of the tenant's roots, every certificate
-    valid now. Roots that cannot be read trust nothing (attestation_untrusted), never everything."""
-
-    def __init__(self, roots_pem: str) -> None:
-        super().__init__([cls() for cls in FORMATS])
-        self.roots_pem = roots_pem
-
-    def ca_lookup(self, attestation_result: AttestationResult, auth_data: AuthenticatorData) -> bytes | None:
-        # §7.1 step 23: the trust anchors are the tenant's; step 24: one of them must anchor the whole, current chain.
-        roots = tenant_attestation_roots(self.roots_pem)
-        return next((root for root in roots if chains_to(attestation_result.trust_path, root)), None)
-
-
-def attestation_verify(*, attestation_object: AttestationObject, client_data_hash: bytes, roots_pem: str) -> None:
-    """§7.1 steps 21-24. Without roots the tenant has no trust policy, but the statement is still verified."""
+def attestation_verify(
+    *,
+    attestation_object: AttestationObject,
+    client_data_hash: bytes,
+    roots_pem: str,
+    metadata: Metadata | None = None,
+) -> str:
+    """§7.1 steps 21-24: the statement verified by its format (a failure is attestation_invalid), then its verdict:
+    "none", "self", "verified" (the chain ends at one of the tenant's roots or at the metadata's roots for this
+    model, every certificate valid now) or "untrusted". A tenant with roots of its own trusts nothing else: any
+    other verdict is refused with attestation_untrusted; policy on the verdict is the caller's."""
     fmt = attestation_object.fmt
+    auth_data = attestation_object.auth_data
     try:
-        if roots_pem.strip():
-            TenantRootsVerifier(roots_pem).verify_attestation(attestation_object, client_data_hash)
-        else:  # §7.1 step 22 alone
-            format_verifier(fmt).verify(attestation_object.att_stmt, attestation_object.auth_data, client_data_hash)
-    except PasskeyError:
-        raise
-    except UntrustedAttestation:
-        raise PasskeyError(
-            "the attestation does not chain to a trusted root", code=ErrorCode.ATTESTATION_UNTRUSTED
-        ) from None
+        result = format_verifier(fmt).verify(attestation_object.att_stmt, auth_data, client_data_hash)
     except Exception as exc:  # format verifiers raise InvalidData, AssertionError, NotImplementedError, …
         raise PasskeyError(f"{fmt!r} attestation failed: {exc}", code=ErrorCode.ATTESTATION_INVALID) from None
+    roots = tenant_attestation_roots(roots_pem)
+    verdict = _verdict(result, auth_data, roots=roots, metadata=metadata)
+    if roots and verdict != VERIFIED:
+        raise PasskeyError("the attestation does not chain to a trusted root", code=ErrorCode.ATTESTATION_UNTRUSTED)
+    return verdict
+
+
+def _verdict(
+    result: AttestationResult, auth_data: AuthenticatorData, *, roots: tuple[bytes, ...], metadata: Metadata | None
+) -> str:
+    if result.attestation_type == AttestationType.NONE:
+        return NONE
+    if not result.trust_path:  # self attestation: the credential key signed its own statement
+        return SELF
+    if any(chains_to(result.trust_path, root) for root in roots):
+        return VERIFIED
+    credential_data = auth_data.credential_data
+    aaguid = uuid.UUID(bytes=bytes(credential_data.aaguid)) if credential_data else uuid.UUID(int=0)
+    if metadata is not None and metadata.root_for(result.trust_path, aaguid) is not None:
+        return VERIFIED
+    return UNTRUSTED

@@ -15,6 +15,7 @@ from tenants.models import Tenant
 
 from .attestation import attestation_verify
 from .checks import CONDITIONAL, Ceremony, check_authenticator_data, check_client_data, check_not_expired, fail
+from .metadata import Metadata
 from .parsing import ParsedResponse
 
 MAX_CREDENTIAL_ID_BYTES = 1023
@@ -37,6 +38,7 @@ class VerifiedRegistration:
     attachment: str | None
     discoverable: bool | None
     prf_enabled: bool
+    attestation: str  # the verdict: none, self, verified, untrusted
 
 
 def _check_public_key(key: CoseKey) -> None:
@@ -74,7 +76,9 @@ def _attested_credential(parsed: ParsedResponse, auth_data: AuthenticatorData) -
     return credential_data
 
 
-def registration_verify(*, tenant: Tenant, parsed: ParsedResponse, pending: Ceremony) -> VerifiedRegistration:
+def registration_verify(
+    *, tenant: Tenant, parsed: ParsedResponse, pending: Ceremony, metadata: Metadata | None = None
+) -> VerifiedRegistration:
     """§7.1 steps 5-25 for a registration response and the pending ceremony it answers.
 
     Steps 5-6 (clientDataJSON) and 12 (the attestation object's CBOR) were done by parsing; step 26 (the id is not
@@ -98,11 +102,12 @@ def registration_verify(*, tenant: Tenant, parsed: ParsedResponse, pending: Cere
         raise fail(ErrorCode.UNSUPPORTED_ALGORITHM, f"algorithm {public_key.get(3)} was not offered")
     _check_public_key(public_key)
     # Step 20: extension outputs: credProps.rk and prf.enabled are advisory and stored; others are ignored.
-    # Steps 21-24: the statement verified by its format, and trusted by the tenant's roots when it has any.
-    attestation_verify(
+    # Steps 21-24: the statement verified by its format; its verdict from the tenant's roots or the FIDO metadata.
+    verdict = attestation_verify(
         attestation_object=attestation_object,
         client_data_hash=parsed.client_data.hash,
         roots_pem=tenant.attestation_roots,
+        metadata=metadata,
     )
     # Step 25: credentialId is at most 1023 bytes.
     if len(credential_data.credential_id) > MAX_CREDENTIAL_ID_BYTES:
@@ -121,4 +126,5 @@ def registration_verify(*, tenant: Tenant, parsed: ParsedResponse, pending: Cere
         attachment=parsed.attachment,
         discoverable=parsed.discoverable,
         prf_enabled=parsed.prf_enabled,
+        attestation=verdict,
     )

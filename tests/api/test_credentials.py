@@ -30,6 +30,9 @@ CREDENTIAL_FIELDS = {
     "prf_enabled",
     "created_via",
     "authenticator_attachment",
+    "attestation",
+    "authenticator_name",
+    "authenticator_status",
     "created_at",
     "last_used_at",
 }

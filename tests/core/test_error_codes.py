@@ -25,6 +25,7 @@ CONTRACT = {
     "user_presence_required": (400, "both"),
     "user_verification_required": (400, "both"),
     "invalid_backup_flags": (400, "both"),
+    "authenticator_not_allowed": (400, "both"),  # v1.1
     "unsupported_algorithm": (400, "registration"),
     "attestation_invalid": (400, "registration"),
     "attestation_untrusted": (400, "registration"),

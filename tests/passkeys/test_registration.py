@@ -17,7 +17,8 @@ APPLE_PASSWORDS = uuid.UUID("fbfc3007-154e-4ecc-8c0b-6e020557d7bd")  # "Apple Pa
 CREDENTIAL_FIELDS = {
     "id", "user_id", "user_handle", "name", "aaguid", "provider_name", "provider_icon_light",
     "provider_icon_dark", "transports", "backup_eligible", "backed_up", "user_verified", "sign_count",
-    "discoverable", "prf_enabled", "created_via", "authenticator_attachment", "created_at", "last_used_at",
+    "discoverable", "prf_enabled", "created_via", "authenticator_attachment",
+    "attestation", "authenticator_name", "authenticator_status", "created_at", "last_used_at",
 }  # fmt: skip
 COSE_CLASSES = {-7: ES256, -8: EdDSA, -257: RS256}
 

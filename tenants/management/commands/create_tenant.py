@@ -7,7 +7,13 @@ from core.errors import DomainError
 from tenants.services import api_key_issue, tenant_create
 
 # Optional settings beyond DESIGN.md's flags: left out, a setting keeps the model's default.
-CHOICES = {"user_verification": "--user-verification", "resident_key": "--resident-key", "attestation": "--attestation"}
+CHOICES = {
+    "user_verification": "--user-verification",
+    "resident_key": "--resident-key",
+    "attestation": "--attestation",
+    "attestation_policy": "--attestation-policy",
+    "credential_kinds": "--credential-kinds",
+}
 NUMBERS = {
     "rate_limit_per_key": "--rate-limit-per-key",
     "rate_limit_per_user": "--rate-limit-per-user",
