@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate
 
 from core.errors import DomainError, ErrorCode
 from passkeys.selectors import (
+    credentials_by_authenticator,
     passkey_owners_between,
     passkey_owners_first_day,
     passkey_users_count,
@@ -189,6 +190,11 @@ def adoption_report_compose(
         "days": days,
         "breakdowns": {key: dict(counter.most_common()) for key, counter in breakdowns.items()},
     }
+
+
+# --- The tenant's passkeys now (the dashboard's Authenticators card): passkeys' own aggregate, read through here.
+
+authenticators_now = credentials_by_authenticator
 
 
 # --- What the nudge rules look at.

@@ -1,7 +1,8 @@
 """The analysts' dashboard: which tenants a person may see, and one tenant's adoption report.
 
-Every figure comes from `adoption_report`, the function behind GET /v1/metrics/adoption, so the
-page and the API cannot disagree; the views only pick the tenant and the dates.
+Every ranged figure comes from `adoption_report`, the function behind GET /v1/metrics/adoption, so the
+page and the API cannot disagree; the views only pick the tenant and the dates. The Authenticators card is the
+current state of the tenant's passkeys, from `authenticators_now`, whatever the range.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from core.errors import DomainError
-from tenants.models import Tenant
+from tenants.models import AttestationPolicy, CredentialKinds, Tenant
 from tenants.selectors import tenants_visible_to
 
-from .selectors import rate, report_range
+from .selectors import authenticators_now, rate, report_range
 from .services.metrics import adoption_report
 
 DEFAULT_DAYS = 30
@@ -130,20 +131,27 @@ CREATION_PATH_BARS = (  # the report's creation_path keys, in the panel's order
 )
 
 
-def _bars(steps: list[tuple[str, str, int, str, str]]) -> list[dict]:
+def _bars(
+    steps: list[tuple[str, str, int, str, str]],
+    *,
+    left: int = _PLOT_LEFT,
+    width: int = _PLOT_WIDTH,
+    tallest: int = _TALLEST,
+    bar_width: int = _BAR_WIDTH,
+) -> list[dict]:
     """(key, label, value, note, colour) of each bar, side by side; the largest value is the full height."""
     largest = max(value for _, _, value, _, _ in steps) or 1
-    slot = _PLOT_WIDTH / len(steps)
+    slot = width / len(steps)
     bars = []
     for index, (key, label, value, note, colour) in enumerate(steps):
-        height = round(value / largest * _TALLEST)
+        height = round(value / largest * tallest)
         if value and not height:
             height = 1  # a small count is still seen
-        centre = round(_PLOT_LEFT + slot * (index + 0.5))
+        centre = round(left + slot * (index + 0.5))
         bars.append(
             {
                 "key": key, "label": label, "value": value, "display": f"{value:,}", "note": note, "colour": colour,
-                "x": centre - _BAR_WIDTH // 2, "y": _BASELINE - height, "width": _BAR_WIDTH, "height": height,
+                "x": centre - bar_width // 2, "y": _BASELINE - height, "width": bar_width, "height": height,
                 "centre": centre,
             }
         )  # fmt: skip
@@ -208,6 +216,109 @@ def report_panels(report: dict) -> list[dict]:
     ]
 
 
+# The Authenticators card: one SVG in an 800 x 450 viewBox. Attestation verdicts as bars on the left (x 0-300), the
+# largest authenticator models as rows on the right (names from x 340, bars from x 560), and below them (y 354) what
+# a stricter policy would refuse.
+_ROSE, _RED, _GREEN, _MUTED = "#e11d48", "#b91c1c", "#047857", "#64748b"
+VERDICT_BARS = (  # AttestationVerdict values, in the panel's order
+    ("none", "None", _SLATE),
+    ("self", "Self", _SKY),
+    ("verified", "Verified", _EMERALD),
+    ("untrusted", "Untrusted", _ROSE),
+)
+_ROWS_TOP, _ROW_HEIGHT, _ROW_BAR_WIDTH, _NAME_CHARS = 28, 26, 196, 28
+_BOX_WIDTH, _BOX_STEP = 186, 204  # strokes inside the viewBox: x 1-187, ..., 613-799
+
+
+def _clip(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+
+
+def _status_look(status: str, compromised: bool) -> tuple[str, str, str, str]:
+    """(status, its text, the text's colour, the bar's colour): a compromise in red, a certification in green."""
+    if compromised:
+        return status, status, _RED, _ROSE
+    if status.startswith("FIDO_CERTIFIED"):
+        return status, status, _GREEN, _TEAL
+    return status, status or "no metadata status", _MUTED, _TEAL
+
+
+def _model_rows(figures: dict) -> list[dict]:
+    """The largest models, then the rest as one row that says how many of its credentials are on compromised
+    models; each bar as long as its share of the largest row."""
+    rows = []
+    for model in figures["authenticators"]:
+        aaguid, count = str(model["aaguid"]), model["count"]
+        name, short = model["name"], _clip(model["name"], _NAME_CHARS)
+        if not name:  # neither the metadata nor the AAGUID list knows it
+            name, short = f"Unnamed model, AAGUID {aaguid}", f"Unnamed model ({aaguid[:8]}…)"
+        look = _status_look(model["status"], model["compromised"])
+        rows.append((aaguid, name, short, *look, count, count if model["compromised"] else 0))
+    if figures["other"]:
+        hidden = figures["compromised"] - sum(row[-1] for row in rows)
+        note, shade = (f"{hidden:,} on compromised models", _RED) if hidden else ("", _MUTED)
+        rows.append(("other", "Other models", "Other models", "", note, shade, _SLATE, figures["other"], hidden))
+    largest = max((row[-2] for row in rows), default=0) or 1
+    return [
+        {
+            "key": key, "name": name, "short": short, "status": status, "status_text": text, "status_colour": shade,
+            "colour": colour, "value": count, "display": f"{count:,}", "compromised": compromised,
+            "note": _share(count, figures["total"], "all"), "y": _ROWS_TOP + index * _ROW_HEIGHT,
+            "width": max(round(count / largest * _ROW_BAR_WIDTH), 1),
+        }
+        for index, (key, name, short, status, text, shade, colour, count, compromised) in enumerate(rows)
+    ]  # fmt: skip
+
+
+def _refusal_boxes(figures: dict, tenant: Tenant) -> list[dict]:
+    """What `enforce` and each credential_kinds would refuse of today's credentials, the tenant's own settings
+    marked current; credentials on a compromised model are in red whatever the policy."""
+    total, kinds = figures["total"], figures["kinds_refuse"]
+    enforce = tenant.attestation_policy == AttestationPolicy.ENFORCE
+    boxes = [
+        ("compromised", figures["compromised"], "on compromised models", "enforce refuses sign-in", enforce,
+         figures["compromised"] > 0),
+        ("enforce_registration", figures["enforce_refuses_registration"], "refused at registration", "under enforce",
+         enforce, False),
+        ("device_bound", kinds[CredentialKinds.DEVICE_BOUND], "refused at registration", "device-bound only (BE set)",
+         tenant.credential_kinds == CredentialKinds.DEVICE_BOUND, False),
+        ("synced", kinds[CredentialKinds.SYNCED], "refused at registration", "synced only (BE clear)",
+         tenant.credential_kinds == CredentialKinds.SYNCED, False),
+    ]  # fmt: skip
+    return [
+        {
+            "key": key, "value": value, "display": f"{value:,}", "label": label, "condition": condition,
+            "note": _share(value, total, "passkeys"), "current": current, "alarm": alarm,
+            "x": 1 + index * _BOX_STEP, "width": _BOX_WIDTH, "right": 1 + index * _BOX_STEP + _BOX_WIDTH,
+        }
+        for index, (key, value, label, condition, current, alarm) in enumerate(boxes)
+    ]  # fmt: skip
+
+
+def authenticator_card(*, tenant: Tenant, figures: dict) -> dict:
+    """The Authenticators card from `authenticators_now`'s figures: nothing is counted here."""
+    total = figures["total"]
+    return {
+        "total": total,
+        "policy": tenant.attestation_policy,
+        "kinds": tenant.credential_kinds,
+        "about": f"The {total:,} passkeys held now, whatever the range: attestation, authenticator model, "
+        "and what a stricter policy would refuse.",
+        "verdicts": _bars(
+            [
+                (key, label, figures["attestation"][key], _share(figures["attestation"][key], total, "all"), colour)
+                for key, label, colour in VERDICT_BARS
+            ],
+            left=0,
+            width=300,
+            tallest=180,
+            bar_width=44,
+        ),
+        "models": _model_rows(figures),
+        "boxes": _refusal_boxes(figures, tenant),
+    }
+
+
 def _visible_tenant(tenant_id: uuid.UUID, visible: list[Tenant]) -> Tenant | None:
     return next((tenant for tenant in visible if tenant.pk == tenant_id), None)
 
@@ -243,6 +354,7 @@ def dashboard_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> HttpResponse
         "headlines": report_headlines(report),
         "funnels": report_funnels(report),
         "panels": report_panels(report),
+        "authenticators": authenticator_card(tenant=tenant, figures=authenticators_now(tenant=tenant)),
         "breakdowns": [
             {"key": key, "title": title, "empty": not report["breakdowns"][key]}
             for key, title in BREAKDOWN_TITLES.items()

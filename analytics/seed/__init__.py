@@ -3,8 +3,10 @@
 Users sign in with passwords and other methods; a staged nudge rollout prompts them to create
 passkeys on the devices they use; later, automatic upgrades let capable browsers make one silently
 after a password sign-in. Those with a passkey sign in with it from then on, with the odd failure,
-and now and then from another device (a phone over hybrid, a security key). Who they are is in
-`population`, the day-by-day walk through the services in `simulation`.
+and now and then from another device (a phone over hybrid, a security key). Passkeys carry what a
+registration under the FIDO metadata would record: synced ones no attestation, security keys a verdict,
+a model name and its status (a few of them compromised). Who they are is in `population`, the
+day-by-day walk through the services in `simulation`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ class Provider:
     synced: bool  # backup eligible and backed up
     id_length: int
     transports: tuple[str, ...]
+    # What a registration learns of the model: its attestation verdict, its name in the FIDO metadata ("": the
+    # AAGUID list's name) and its latest metadata status ("": not in the metadata).
+    attestation: str = "none"
+    model: str = ""
+    status: str = ""
 
     @property
     def attachment(self) -> str:
@@ -19,15 +24,36 @@ class Provider:
         return "platform" if "internal" in self.transports else "cross-platform"
 
 
-# Real AAGUIDs; the security key's (a YubiKey 5 Series) is not in the passkey provider list, so it has no name.
+_KEY = ("nfc", "usb")
+# Real AAGUIDs for the platforms, password managers and the usual security key (a YubiKey 5 Series: in the FIDO
+# metadata, not in the passkey provider list). Synced passkeys send no attestation ("none"). The other security
+# keys are made-up models under made-up AAGUIDs, so the demo shows every verdict and a few compromised models
+# without saying so of a real product.
 PROVIDERS = {
     "apple": Provider(uuid.UUID("fbfc3007-154e-4ecc-8c0b-6e020557d7bd"), True, 20, ("hybrid", "internal")),
     "google": Provider(uuid.UUID("ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"), True, 16, ("hybrid", "internal")),
     "windows": Provider(uuid.UUID("08987058-cadc-4b81-b6e1-30de50dcbe96"), False, 32, ("internal",)),
     "1password": Provider(uuid.UUID("bada5566-a7aa-401f-bd96-45619a55120d"), True, 32, ("hybrid", "internal")),
     "bitwarden": Provider(uuid.UUID("d548826e-79b4-db40-a3d8-11116f7e8349"), True, 16, ("internal",)),
-    "security_key": Provider(uuid.UUID("cb69481e-8ff7-4039-93ec-0a2729a154a8"), False, 32, ("nfc", "usb")),
-}
+    "security_key": Provider(uuid.UUID("cb69481e-8ff7-4039-93ec-0a2729a154a8"), False, 32, _KEY,
+                             "verified", "YubiKey 5 Series", "FIDO_CERTIFIED_L1"),
+    "fabrikam_key": Provider(uuid.UUID("5c1d7f0e-2b8a-4e6f-9d3c-8a4b2e1f7c60"), False, 32, _KEY,
+                             "verified", "Fabrikam FIDO2 Key Bio", "FIDO_CERTIFIED_L2"),
+    "contoso_key": Provider(uuid.UUID("9e4a3b21-6c7d-4f80-b1e2-3d5c7a9b0f14"), False, 32, _KEY,
+                            "verified", "Contoso SecureKey (fw 2.1)", "USER_VERIFICATION_BYPASS"),
+    "northwind_key": Provider(uuid.UUID("27f06c5d-8e1b-4a93-a6d4-0b9c2e5f8a31"), False, 32, _KEY,
+                              "verified", "Northwind Authenticator v1", "REVOKED"),
+    "woodgrove_key": Provider(uuid.UUID("b3e8d1a6-4f2c-47d9-8e05-6a1c9f3b2d78"), False, 32, _KEY, "untrusted"),
+    "tailspin_key": Provider(uuid.UUID("e6a2c4f8-1d3b-4c5e-9f70-2b8d4a6c0e93"), False, 32, _KEY, "self"),
+}  # fmt: skip
+# Which model each new security key is, in turn: half the usual certified key, a second certified model, and one
+# each of a revoked model, one whose user verification can be bypassed, an untrusted and a self attestation. In turn
+# rather than drawn, so that even a small seed has every verdict and a compromised key, and the rest of the history
+# is the one the seed made before keys had models.
+SECURITY_KEY_MODELS = (
+    "security_key", "northwind_key", "tailspin_key", "security_key", "woodgrove_key", "fabrikam_key",
+    "security_key", "contoso_key", "security_key", "fabrikam_key", "security_key", "security_key",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ whose offer is a real registration start.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from passkeys.models import CreatedVia, Credential, PasskeyUser
+from passkeys.models import AttestationVerdict, CreatedVia, Credential, PasskeyUser
 from passkeys.services.credentials import credential_import
 from tenants.models import Tenant
 
@@ -41,6 +42,7 @@ from .population import (
     PHONE_OVER_HYBRID,
     PROVIDERS,
     REGISTRATION_FAILURES,
+    SECURITY_KEY_MODELS,
     UPGRADE_SUCCESS,
     UPGRADES_LAUNCH,
     Device,
@@ -122,6 +124,7 @@ class Simulation:
         self.now = timezone.now()
         self.policy = nudge_policy_for(tenant)
         self.target_rollout = self.policy.rollout_percent
+        self.key_models = itertools.cycle(SECURITY_KEY_MODELS)
 
     def run(self, *, users: int, first: date, days: int) -> None:
         self.upgrades_from = first + timedelta(days=round((days - 1) * UPGRADES_LAUNCH))
@@ -338,7 +341,10 @@ class Simulation:
                 EventType.REGISTRATION_FAILED, at, visit, user_id=user_id, code=_pick(rng, REGISTRATION_FAILURES)
             )
             return False
-        self._registered(visit, at, provider=PROVIDERS[_pick(rng, visit.device.providers)])
+        kept = _pick(rng, visit.device.providers)
+        if kept == "security_key":
+            kept = next(self.key_models)
+        self._registered(visit, at, provider=PROVIDERS[kept])
         return True
 
     def _registered(self, visit: _Visit, at: datetime, *, provider: Provider, automatic: bool = False) -> None:
@@ -362,6 +368,10 @@ class Simulation:
             created_via=CreatedVia.AUTOMATIC_UPGRADE if automatic else CreatedVia.CEREMONY,
             authenticator_attachment=provider.attachment,
             discoverable=True,
+            attestation_format="none" if provider.attestation == AttestationVerdict.NONE else "packed",
+            attestation=provider.attestation,
+            authenticator_name=provider.model or credential.provider_name,
+            authenticator_status=provider.status,
         )
         passkey = _Passkey(credential=credential, os=visit.device.os, mobile=visit.device.mobile)
         visit.user.passkeys.append(passkey)
@@ -373,7 +383,8 @@ class Simulation:
 
     @staticmethod
     def _credential_describe(credential: Credential, **columns) -> None:
-        """What a registration learns beyond credential_import's arguments (how it was made, its attachment)."""
+        """What a registration learns beyond credential_import's arguments (how it was made, its attachment, its
+        attestation and what the metadata says of its model)."""
         for name, value in columns.items():
             setattr(credential, name, value)
         Credential.objects.filter(pk=credential.pk).update(**columns)

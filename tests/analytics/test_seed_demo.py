@@ -14,10 +14,11 @@ from fido2 import cbor
 from fido2.cose import CoseKey
 
 from analytics.models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgePolicy
-from analytics.seed.population import PROVIDERS
+from analytics.seed.population import PROVIDERS, SECURITY_KEY_MODELS
 from analytics.services.events import event_record
 from analytics.services.metrics import adoption_report
 from passkeys.models import CreatedVia, Credential, PasskeyUser
+from passkeys.selectors import credentials_by_authenticator
 from tenants.models import Tenant
 
 SMALL = ["--users", "60", "--days", "10"]
@@ -169,7 +170,9 @@ def test_seeded_report_has_automatic_upgrades_every_creation_path_and_cross_devi
 
 @pytest.mark.django_db
 def test_seeded_upgrades_nudges_and_passkeys_agree_as_the_services_would_record_them():
-    seed(*MEDIUM)
+    # 1,000 users: the history depends on the hour it is seeded, and 300 users gave no cross-device sign-in
+    # about one run in five; 1,000 give about fifteen.
+    seed("--users", "1000", "--days", "30")
     tenant = demo()
     events = Event.objects.filter(tenant=tenant)
     credentials = Credential.objects.filter(tenant=tenant)
@@ -214,3 +217,47 @@ def test_seed_offers_no_automatic_upgrade_where_the_tenant_turned_them_off():
     assert events.filter(type=EventType.REGISTRATION_SUCCEEDED).exists()
     assert not events.filter(mediation="conditional", type__startswith="registration.").exists()
     assert not Credential.objects.filter(tenant=demo(), created_via=CreatedVia.AUTOMATIC_UPGRADE).exists()
+
+
+def authenticators(tenant: Tenant) -> Counter:
+    columns = ("aaguid", "attestation", "authenticator_name", "authenticator_status", "backup_eligible")
+    return Counter(Credential.objects.filter(tenant=tenant).values_list(*columns))
+
+
+KEYS = ["--users", "1000", "--days", "30"]  # after SMALL: about 15 security keys, so every model shows
+
+
+@pytest.mark.django_db
+def test_seeded_passkeys_carry_their_models_verdict_name_and_metadata_status():
+    seed(*KEYS)
+    tenant = demo()
+    credentials = Credential.objects.filter(tenant=tenant).order_by("pk")
+    models = {provider.aaguid: provider for provider in PROVIDERS.values()}
+
+    for credential in credentials:
+        model = models[credential.aaguid]
+        assert (credential.attestation, credential.authenticator_status) == (model.attestation, model.status)
+        assert credential.authenticator_name == (model.model or credential.provider_name)
+    # Synced passkeys send no attestation and are named by the AAGUID list; the metadata says nothing of them.
+    synced = credentials.filter(backup_eligible=True)
+    assert synced.exists() and set(synced.values_list("attestation", "authenticator_status")) == {("none", "")}
+    # Security keys are the models in turn, so that every verdict and a compromised model show.
+    keys = [models[aaguid] for aaguid in credentials.filter(transports=["nfc", "usb"]).values_list("aaguid", flat=True)]
+    turn = [PROVIDERS[name] for name in SECURITY_KEY_MODELS]
+    assert len(keys) >= len(turn) / 2 and keys == (turn * len(keys))[: len(keys)]
+    figures = credentials_by_authenticator(tenant=tenant)
+    assert figures["attestation"]["none"] > figures["total"] * 0.9
+    assert all(figures["attestation"].values()), figures["attestation"]
+    assert 0 < figures["compromised"] < figures["attestation"]["verified"]
+    certified = [m for m in figures["authenticators"] if m["status"].startswith("FIDO_CERTIFIED")]
+    assert certified and any(model["compromised"] for model in figures["authenticators"])
+
+
+@pytest.mark.django_db
+def test_reset_gives_every_passkey_the_same_verdict_model_and_status():
+    seed(*MEDIUM)
+    before = authenticators(demo())
+
+    seed(*MEDIUM, "--reset")
+
+    assert authenticators(demo()) == before
