@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, connection, transaction
 
 from tenants.models import Tenant
 
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # How long a process trusts that it holds the newest BLOB before asking the database (one indexed MAX).
 METADATA_RECHECK_SECONDS = 30.0
 FETCH_TIMEOUT_SECONDS = 60
+IMPORT_LOCK = 0x4D44_5333  # "MDS3": the advisory lock key of imports
 
 
 class MetadataNotNewer(webauthn.MetadataRefused):
@@ -54,27 +55,38 @@ def metadata_import(blob: bytes) -> MetadataImport:
     """Verify `blob` against the metadata root and store it if it is newer than the one held; credentials of models
     whose latest status changed show it at once, and each tenant hears of newly compromised models by webhook."""
     verified = webauthn.metadata_blob_verify(blob, root_der=metadata_root())
-    with transaction.atomic():
-        # One import at a time: the row lock on the newest BLOB (or the table, for the first) orders them.
-        held = MetadataBlob.objects.select_for_update().order_by("-no").first()
-        if held is not None and verified.no <= held.no:
-            raise MetadataNotNewer(
-                f"MDS BLOB no {verified.no} is not newer than the one held (no {held.no}): nothing changed."
+    try:
+        with transaction.atomic():
+            _imports_serialised()
+            held = MetadataBlob.objects.order_by("-no").first()  # read after the lock: a concurrent import's row too
+            if held is not None and verified.no <= held.no:
+                raise MetadataNotNewer(
+                    f"MDS BLOB no {verified.no} is not newer than the one held (no {held.no}): nothing changed."
+                )
+            MetadataBlob.objects.create(
+                no=verified.no,
+                next_update=verified.next_update,
+                legal_header=verified.legal_header,
+                entries=len(verified.payload.get("entries", [])),
+                payload=verified.payload,
             )
-        MetadataBlob.objects.create(
-            no=verified.no,
-            next_update=verified.next_update,
-            legal_header=verified.legal_header,
-            entries=len(verified.payload.get("entries", [])),
-            payload=verified.payload,
-        )
-        changed, compromised = _statuses_apply(verified.metadata)
+            changed, compromised = _statuses_apply(verified.metadata)
+    except DataError as exc:  # a signed payload the database cannot hold: nothing was stored
+        raise webauthn.MetadataRefused(f"The BLOB verified, but cannot be stored: {exc}") from None
     _cache.forget()
     logger.info("imported MDS BLOB no %s: %s credentials changed status", verified.no, changed)
     return MetadataImport(
         no=verified.no, entries=len(verified.payload.get("entries", [])), credentials_changed=changed,
         compromised=compromised,
     )  # fmt: skip
+
+
+def _imports_serialised() -> None:
+    """One import at a time, to the end of the caller's transaction, so an older BLOB can never be applied after a
+    newer one: a PostgreSQL advisory lock (SQLite's writing transactions are serial already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
 
 
 def _statuses_apply(metadata: webauthn.Metadata) -> tuple[int, int]:

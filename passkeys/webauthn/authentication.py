@@ -67,10 +67,6 @@ def authentication_verify(
     auth_data = parsed.response.response.authenticator_data
     # Steps 15-18: rpIdHash, UP, UV when required, BS only with BE.
     check_authenticator_data(auth_data, pending=pending, tenant=tenant)
-    # Step 19, the service's backup policy: BE is a permanent property of the credential record; an assertion that
-    # disagrees with the stored value is not from the authenticator that registered it, or that one misbehaves.
-    if auth_data.is_backup_eligible() != stored.backup_eligible:
-        raise fail(ErrorCode.INVALID_BACKUP_FLAGS, "backup eligibility differs from the registered credential's")
     # Step 20: extension outputs: PRF's are the relying party frontend's secrets and never read; others are ignored.
     # Steps 21-22: the signature over authenticatorData || SHA-256(clientDataJSON), by the stored public key.
     public_key = CoseKey.parse(cbor.decode(stored.public_key))
@@ -78,6 +74,11 @@ def authentication_verify(
         public_key.verify(auth_data + parsed.client_data.hash, parsed.response.response.signature)
     except Exception:  # InvalidSignature, or a signature no verifier can even read
         raise fail(ErrorCode.SIGNATURE_INVALID, "the assertion signature does not verify") from None
+    # Step 19, the service's backup policy, checked once the signature proved the assertion is the credential's (so
+    # nobody without the key can raise this alarm): BE is a permanent property of the credential record; an
+    # assertion that disagrees with the stored value is not from the authenticator that registered it.
+    if auth_data.is_backup_eligible() != stored.backup_eligible:
+        raise fail(ErrorCode.INVALID_BACKUP_FLAGS, "backup eligibility differs from the registered credential's")
     # Step 23: the new signature counter, for the service's guarded UPDATE.
     return VerifiedAuthentication(
         credential_id=parsed.raw_id,

@@ -33,6 +33,8 @@ COMPROMISED = frozenset(
     }
 )
 MAX_BLOB_BYTES = 64 * 1024 * 1024  # the FIDO BLOB is about 7 MB in 2026
+MAX_BLOB_NO = 2**31 - 1  # the column's range
+UNKNOWN_STATUS = "UNKNOWN"  # a status this python-fido2 does not know (a newer MDS): kept, never a crash
 
 
 class MetadataRefused(DomainError):
@@ -66,18 +68,26 @@ def metadata_blob_verify(blob: bytes, *, root_der: bytes) -> VerifiedBlob:
         header = json.loads(websafe_decode(blob.split(b".")[0]))
         chain = [x509.load_der_x509_certificate(_standard_b64(der)).public_bytes(Encoding.DER) for der in header["x5c"]]
         payload = parse_blob(blob, root_der)
-        raw = json.loads(websafe_decode(blob.split(b".")[1]))
     except Exception as exc:  # noqa: BLE001 - a BLOB is untrusted input: every failure is a refusal
         reason = str(exc) or type(exc).__name__
         raise MetadataRefused(f"The BLOB does not verify against the metadata root: {reason}") from None
     if not chains_to(chain, root_der):
         raise MetadataRefused("The BLOB's certificate chain is not valid today.")
+    text = websafe_decode(blob.split(b".")[1]).decode("utf-8", "replace")
+    if "\\u0000" in text or "\x00" in text:  # PostgreSQL's jsonb cannot hold NUL
+        raise MetadataRefused("The BLOB verified, but its payload contains NUL characters.")
+    try:
+        if not 0 <= int(payload.no) <= MAX_BLOB_NO:
+            raise ValueError(f"no {payload.no} is out of range")
+        metadata = Metadata(payload)
+    except Exception as exc:  # noqa: BLE001 - signed, but not a payload the service can use
+        raise MetadataRefused(f"The BLOB verified, but its payload is not usable MDS3: {exc}") from None
     return VerifiedBlob(
         no=payload.no,
         next_update=payload.next_update,
         legal_header=payload.legal_header,
-        payload=raw,
-        metadata=Metadata(payload),
+        payload=json.loads(text),
+        metadata=metadata,
     )
 
 
@@ -102,9 +112,15 @@ class Metadata:
     def __init__(self, payload: MetadataBlobPayload) -> None:
         self.no = payload.no
         self.verifier = MdsAttestationVerifier(payload, entry_filter=None)
-        self._models = {
-            uuid.UUID(bytes=bytes(entry.aaguid)): _model_info(entry) for entry in payload.entries if entry.aaguid
-        }
+        self._models: dict[uuid.UUID, ModelInfo] = {}
+        for entry in payload.entries:
+            if not entry.aaguid:
+                continue
+            aaguid, info = uuid.UUID(bytes=bytes(entry.aaguid)), _model_info(entry)
+            held = self._models.get(aaguid)
+            # Two entries for one model: the first stands, unless only the second reports a compromise.
+            if held is None or (info.status in COMPROMISED and held.status not in COMPROMISED):
+                self._models[aaguid] = info
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Metadata:
@@ -118,19 +134,30 @@ class Metadata:
         return {aaguid: info.status for aaguid, info in self._models.items()}
 
     def root_for(self, trust_path: list[bytes], aaguid: uuid.UUID) -> bytes | None:
-        """The metadata root that anchors this attestation chain for this model, every certificate valid now."""
-        result = _TrustPath(trust_path)
-        root = self.verifier.ca_lookup(result, _AuthData(aaguid))
+        """The metadata root that anchors this attestation chain for this model, every certificate valid now; None
+        also when the model names itself by no AAGUID (its status could not be followed) or an entry's roots do
+        not parse (a signed BLOB may still carry a certificate this cryptography refuses)."""
+        if aaguid.int == 0:
+            return None
+        try:
+            root = self.verifier.ca_lookup(_TrustPath(trust_path), _AuthData(aaguid))
+        except Exception:  # noqa: BLE001 - an unreadable root trusts nothing
+            return None
         return root if root is not None and chains_to(trust_path, root) else None
 
 
 def _model_info(entry: MetadataBlobPayloadEntry) -> ModelInfo:
-    reports = sorted(entry.status_reports, key=lambda report: report.effective_date or date.min)
+    """The latest report by effectiveDate; an undated compromise report counts as the latest (the safe reading)."""
+    statuses = [(report.effective_date or date.min, _status(report)) for report in entry.status_reports]
+    undated_compromise = [status for day, status in statuses if day == date.min and status in COMPROMISED]
+    latest = max(statuses, key=lambda dated: dated[0])[1] if statuses else ""
     statement = entry.metadata_statement
-    return ModelInfo(
-        description=(statement.description if statement else "")[:200],
-        status=str(reports[-1].status.value) if reports else "",
-    )
+    description = statement.description if statement and isinstance(statement.description, str) else ""
+    return ModelInfo(description=description[:200], status=undated_compromise[-1] if undated_compromise else latest)
+
+
+def _status(report: Any) -> str:
+    return str(getattr(report.status, "value", None) or UNKNOWN_STATUS)
 
 
 @dataclass(frozen=True)

@@ -218,3 +218,14 @@ def test_finish_rejects_registration_challenge(api, authenticator, alice, before
     assertion = _assertion(api, authenticator, "alice", challenge=registration_challenge)
 
     _assert_refused(_finish(api, assertion), "challenge_not_found", alice, before)
+
+
+def test_an_unsigned_assertion_flipping_be_is_a_bad_signature_not_a_backup_alarm(api, authenticator):
+    """BE is compared only once the signature proved the assertion is the credential's: nobody without the key can
+    make the service report invalid_backup_flags (a clone-like alarm) for somebody's passkey."""
+    assert api.register(authenticator, "alice").status_code == 201
+    options = api.authentication_options("alice")
+    assertion = authenticator.get(options, origin="https://example.com", be=False, bs=False)
+    assertion["response"]["signature"] = "AAAA"
+
+    assert api.post("/v1/authentications/finish", {"credential": assertion}).json()["code"] == "signature_invalid"
