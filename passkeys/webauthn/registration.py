@@ -91,9 +91,9 @@ def registration_verify(
     attestation_object = parsed.response.response.attestation_object
     auth_data = attestation_object.auth_data
     # Steps 13-16: rpIdHash, UP unless the ceremony is a conditional create, UV when required, BS only with BE.
-    check_authenticator_data(
-        auth_data, pending=pending, tenant=tenant, conditional_create=pending.mediation == CONDITIONAL
-    )
+    # A conditional challenge issued before the tenant turned automatic upgrades off gets no relaxation either.
+    conditional_create = pending.mediation == CONDITIONAL and tenant.automatic_upgrades
+    check_authenticator_data(auth_data, pending=pending, tenant=tenant, conditional_create=conditional_create)
     # Steps 17-18: BE and BS inform no registration policy; they are stored with the credential.
     credential_data = _attested_credential(parsed, auth_data)
     # Step 19: the key's algorithm is one the options offered, and the key is valid for it.

@@ -8,6 +8,7 @@ import pytest
 
 from analytics.models import Event, EventType
 from passkeys.models import Credential, PasskeyUser
+from tenants.services import tenant_update
 from tests.support.api import assert_problem
 from tests.support.authenticator import SoftAuthenticator
 
@@ -161,3 +162,13 @@ def test_the_conditional_start_and_its_success_are_recorded_as_an_automatic_upgr
         (EventType.REGISTRATION_SUCCEEDED, "conditional"),
     }
     assert set(Event.objects.filter(user_id="bob").values_list("mediation", flat=True)) == {""}
+
+
+def test_a_conditional_challenge_loses_its_relaxation_when_the_tenant_turns_upgrades_off(api, authenticator):
+    options = api.registration_options("alice", **CONDITIONAL)
+    tenant_update(tenant=api.tenant, automatic_upgrades=False)
+
+    response = _finish(api, authenticator.create(options, origin=ORIGIN, up=False, uv=False))
+
+    assert_problem(response, 400, "user_presence_required")
+    assert not Credential.objects.exists()
