@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -24,13 +23,13 @@ from fido2.attestation import (
     PackedAttestation,
     TpmAttestation,
     UnsupportedAttestation,
-    verify_x509_chain,
 )
 from fido2.webauthn import AttestationObject, AuthenticatorData
 
 from core.errors import ErrorCode
 
 from ..errors import PasskeyError
+from .chains import chains_to
 from .formats.android_key import AndroidKeyAttestation
 
 if TYPE_CHECKING:
@@ -71,20 +70,6 @@ def tenant_attestation_roots(pem: str) -> tuple[bytes, ...]:
             "the tenant's attestation roots cannot be read", code=ErrorCode.ATTESTATION_UNTRUSTED
         ) from None
     return tuple(cert.public_bytes(Encoding.DER) for cert in certificates)
-
-
-def chains_to(trust_path: list[bytes], root: bytes) -> bool:
-    """Signatures link leaf to root, and every certificate is valid now (the library checks only signatures)."""
-    if not trust_path:  # self and none attestation name no certificate at all
-        return False
-    chain = trust_path + [root]
-    try:
-        verify_x509_chain(chain)
-        now = datetime.now(tz=UTC)
-        certificates = [x509.load_der_x509_certificate(der) for der in chain]
-    except Exception:  # noqa: BLE001 - any failure means "not this root"
-        return False
-    return all(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in certificates)
 
 
 def attestation_verify(

@@ -19,7 +19,7 @@ from fido2.webauthn import Aaguid
 
 from core.errors import DomainError
 
-from .attestation import chains_to
+from .chains import chains_to
 
 # Statuses that say a model can no longer be trusted (FIDO MDS3 §3.1.4): under "enforce" a registration with such
 # a model is refused and the logins of its credentials too.
