@@ -12,7 +12,6 @@ from passkeys.challenges import AUTHENTICATION, REGISTRATION
 from passkeys.webauthn import CONDITIONAL
 
 from .models import EventType
-from .selectors import nudge_accepted_unnamed
 from .services.events import event_record, user_analytics_erase
 from .services.nudges import nudges_accept_on_registration
 
@@ -72,9 +71,6 @@ def _registered(
     accepted = None
     if mediation != CONDITIONAL:
         accepted = nudges_accept_on_registration(tenant=tenant, user_id=user_id, now=now)
-        if accepted is None:  # the frontend may have reported "accepted" before the ceremony finished
-            answered = nudge_accepted_unnamed(tenant=tenant, user_id=user_id, now=now)
-            accepted = answered.pk if answered else None
     event_record(
         tenant=tenant,
         type=EventType.REGISTRATION_SUCCEEDED,

@@ -17,7 +17,13 @@ from passkeys.webauthn import CONDITIONAL
 from tenants.models import Tenant
 
 from ..models import Event, EventType, Nudge, NudgeOutcome, NudgePolicy, NudgeSchedule, ScheduleStatus
-from ..selectors import has_usable_passkey, nudge_schedules_due, nudges_answered_by_registration, nudges_open
+from ..selectors import (
+    has_usable_passkey,
+    nudge_accepted_unnamed,
+    nudge_schedules_due,
+    nudges_answered_by_registration,
+    nudges_open,
+)
 from ..signals import nudge_due
 from ..useragents import client_of
 from .events import event_record
@@ -237,7 +243,9 @@ def _outcome_apply(*, tenant: Tenant, nudge: Nudge, outcome: str, now: datetime)
 def nudges_accept_on_registration(*, tenant: Tenant, user_id: str, now: datetime | None = None) -> uuid.UUID | None:
     """A passkey registered inside an open nudge's window accepts it at once, in the caller's
     transaction, so metrics see it without beat (the embedded mode has none); the sweep stays a
-    safety net and skips what this accepted. Returns the latest nudge it accepted, if any."""
+    safety net and skips what this accepted. Returns the nudge the registration answers: the latest it
+    accepted, else one the frontend reported accepted before the ceremony finished and no registration
+    names yet, else None."""
     now = now or timezone.now()
     with transaction.atomic():
         # Locked like the sweep locks them, so a concurrent sweep and this never both accept one nudge.
@@ -251,7 +259,9 @@ def nudges_accept_on_registration(*, tenant: Tenant, user_id: str, now: datetime
             NudgeSchedule.objects.filter(tenant=tenant, user_id=user_id).update(
                 status=ScheduleStatus.DONE, next_eligible_at=None
             )
-    return accepted[-1] if accepted else None
+            return accepted[-1]
+    answered = nudge_accepted_unnamed(tenant=tenant, user_id=user_id, now=now)
+    return answered.pk if answered else None
 
 
 @dataclass(frozen=True)

@@ -46,15 +46,6 @@ COMPROMISED = (
 
 
 @pytest.fixture
-def pki(db, settings, tmp_path) -> mds.MdsPki:
-    pki = mds.MdsPki.create()
-    root = tmp_path / "mds-root.pem"
-    root.write_bytes(pki.root_pem())
-    settings.MDS_ROOT_CERT = str(root)
-    return pki
-
-
-@pytest.fixture
 def publish(pki):
     """Import a BLOB (newer each call) listing `entries`, as `manage.py mds_import` would."""
     counter = iter(range(1, 1000))

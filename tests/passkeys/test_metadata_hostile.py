@@ -25,20 +25,6 @@ from tests.support.authenticator import SoftAuthenticator
 AAGUID = uuid.UUID("2fc0579f-8113-47ea-b116-bb5a8db9202a")
 
 
-@pytest.fixture
-def root_setting(settings, tmp_path) -> mds.MdsPki:
-    pki = mds.MdsPki.create()
-    root = tmp_path / "mds-root.pem"
-    root.write_bytes(pki.root_pem())
-    settings.MDS_ROOT_CERT = str(root)
-    return pki
-
-
-@pytest.fixture
-def pki(db, root_setting) -> mds.MdsPki:
-    return root_setting
-
-
 def _enforcing(make_tenant, make_api):
     return make_api(make_tenant(attestation="direct", attestation_policy="enforce"))
 
@@ -141,9 +127,9 @@ def test_a_signed_payload_the_service_cannot_use_is_a_clear_refusal(pki, tmp_pat
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("first_import", [False, True], ids=["a BLOB held", "none held"])
 def test_an_older_blob_is_never_applied_after_a_newer_one_it_raced(
-    root_setting, make_tenant, make_api, monkeypatch, first_import
+    mds_root, make_tenant, make_api, monkeypatch, first_import
 ):
-    pki = root_setting
+    pki = mds_root
     authenticator = SoftAuthenticator(attestation="packed", aaguid=AAGUID.bytes)
     roots = [authenticator.attestation_root_der]
     certified = mds.entry(AAGUID, description="Key", root_certificates_der=roots)

@@ -33,15 +33,6 @@ GLOBALSIGN_R3_SHA256 = "cbb522d7b7f127ad6a0113865bdf1cd4102e7d0759af635a7cf4720d
 
 
 @pytest.fixture
-def pki(db, settings, tmp_path) -> mds.MdsPki:
-    pki = mds.MdsPki.create()
-    root = tmp_path / "mds-root.pem"
-    root.write_bytes(pki.root_pem())
-    settings.MDS_ROOT_CERT = str(root)
-    return pki
-
-
-@pytest.fixture
 def run_import(tmp_path):
     """Write `blob` to a file and run the command on it; returns what it printed."""
 

@@ -26,15 +26,6 @@ AAGUID = uuid.UUID("2fc0579f-8113-47ea-b116-bb5a8db9202a")
 
 
 
-@pytest.fixture
-def pki(db, settings, tmp_path) -> mds.MdsPki:
-    pki = mds.MdsPki.create()
-    root = tmp_path / "mds-root.pem"
-    root.write_bytes(pki.root_pem())
-    settings.MDS_ROOT_CERT = str(root)
-    return pki
-
-
 class BlobServer:
     """Serves `body` at /blob.jwt with `status` on 127.0.0.1, and counts the GETs."""
 

@@ -17,15 +17,6 @@ from tests.support.authenticator import SoftAuthenticator
 AAGUID = uuid.UUID("2fc0579f-8113-47ea-b116-bb5a8db9202a")
 
 
-@pytest.fixture
-def pki(db, settings, tmp_path) -> mds.MdsPki:
-    pki = mds.MdsPki.create()
-    root = tmp_path / "root.pem"
-    root.write_bytes(pki.root_pem())
-    settings.MDS_ROOT_CERT = str(root)
-    return pki
-
-
 def _import(pki, tmp_path, no: int, entries: list[dict]) -> str:
     path = tmp_path / f"blob-{no}.jwt"
     path.write_bytes(pki.blob(mds.payload(no, entries)))
