@@ -58,7 +58,7 @@ def test_seed_records_every_day_with_passkeys_and_rising_adoption():
 
 @pytest.mark.django_db
 def test_seed_history_has_every_kind_of_event_from_several_platforms():
-    seed()
+    seed("--users", "300")  # with 60 users (SMALL) a CI run once saw no passkey sign-in at all
 
     events = Event.objects.filter(tenant=demo())
     kinds = set(events.values_list("type", flat=True))
