@@ -23,6 +23,71 @@ class EventType(models.TextChoices):
     NUDGE_ACCEPTED = "nudge.accepted"
     NUDGE_DISMISSED = "nudge.dismissed"
     NUDGE_DUE = "nudge.due"
+    # What the browser reported about a ceremony through a client token (POST /v1/client-events).
+    REGISTRATION_CLIENT_OUTCOME = "registration.client_outcome"
+    AUTHENTICATION_CLIENT_OUTCOME = "authentication.client_outcome"
+
+
+class ClientOutcome(models.TextChoices):
+    """How a ceremony ended in the browser, as the browser library classifies it."""
+
+    SUCCEEDED = "succeeded"
+    CANCELLED = "cancelled"  # NotAllowedError well before the timeout: the user dismissed the dialog
+    TIMED_OUT = "timed_out"  # NotAllowedError at (or after) the options' timeout
+    NO_CREDENTIAL = "no_credential"  # no passkey for this site at hand (immediate mediation)
+    EXCLUDED_CREDENTIAL = "excluded_credential"  # InvalidStateError: the authenticator already holds one
+    SECURITY_ERROR = "security_error"  # SecurityError: the page's origin does not fit the rpId
+    UNSUPPORTED = "unsupported"  # no WebAuthn in this browser
+    ABORTED = "aborted"  # AbortError: the page aborted it (e.g. conditional UI left for a password)
+    ERROR = "error"  # anything else
+
+
+# Client-side outcomes the metrics count as cancellations, and as errors (timeouts included; aborts and
+# successes are neither).
+CLIENT_CANCELLATIONS = frozenset({ClientOutcome.CANCELLED})
+CLIENT_ERRORS = frozenset(
+    {
+        ClientOutcome.TIMED_OUT,
+        ClientOutcome.NO_CREDENTIAL,
+        ClientOutcome.EXCLUDED_CREDENTIAL,
+        ClientOutcome.SECURITY_ERROR,
+        ClientOutcome.UNSUPPORTED,
+        ClientOutcome.ERROR,
+    }
+)
+
+# Names getClientCapabilities() may answer (WebAuthn L3 §5.1.7 ClientCapability, and "extension:" + a client
+# extension identifier). A report carries only these; the browser library filters to the same list.
+CLIENT_CAPABILITIES = frozenset(
+    {
+        "conditionalCreate",
+        "conditionalGet",
+        "hybridTransport",
+        "passkeyPlatformAuthenticator",
+        "userVerifyingPlatformAuthenticator",
+        "relatedOrigins",
+        "signalAllAcceptedCredentials",
+        "signalCurrentUserDetails",
+        "signalUnknownCredential",
+        *(
+            f"extension:{name}"
+            for name in (
+                "appid",
+                "appidExclude",
+                "credBlob",
+                "credProps",
+                "credProtect",
+                "getCredBlob",
+                "hmacCreateSecret",
+                "largeBlob",
+                "minPinLength",
+                "payment",
+                "prf",
+                "uvm",
+            )
+        ),
+    }
+)
 
 
 class Event(models.Model):
@@ -47,6 +112,15 @@ class Event(models.Model):
     attachment = models.CharField(
         max_length=16, blank=True, help_text="authenticatorAttachment of a passkey sign-in: platform, cross-platform."
     )
+    ceremony_ref = models.CharField(
+        max_length=22,
+        blank=True,
+        help_text="Links a ceremony's events (started, succeeded, client outcomes): a digest of its challenge.",
+    )
+    outcome = models.CharField(max_length=24, blank=True, choices=ClientOutcome.choices)
+    error_name = models.CharField(max_length=64, blank=True, help_text="The DOMException name the browser gave.")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="From options to outcome, as timed.")
+    capabilities = models.JSONField(null=True, blank=True, help_text="getClientCapabilities(), known names only.")
 
     class Meta:
         indexes = [
