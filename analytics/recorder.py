@@ -26,9 +26,16 @@ FAILED = {REGISTRATION: EventType.REGISTRATION_FAILED, AUTHENTICATION: EventType
 
 
 def _started(
-    sender: Any, *, tenant: Tenant, ceremony: str, user_id: str | None, mediation: str | None = None, **kwargs: Any
+    sender: Any,
+    *,
+    tenant: Tenant,
+    ceremony: str,
+    user_id: str | None,
+    mediation: str | None = None,
+    ceremony_ref: str = "",
+    **kwargs: Any,
 ) -> None:
-    event_record(tenant=tenant, type=STARTED[ceremony], user_id=user_id, mediation=mediation)
+    event_record(tenant=tenant, type=STARTED[ceremony], user_id=user_id, mediation=mediation, ceremony_ref=ceremony_ref)
 
 
 def _succeeded(
@@ -41,10 +48,18 @@ def _succeeded(
     user_agent: str = "",
     mediation: str | None = None,
     attachment: str | None = None,
+    ceremony_ref: str = "",
     **kwargs: Any,
 ) -> None:
     if ceremony == REGISTRATION:
-        _registered(tenant=tenant, user_id=user_id, credential=credential, user_agent=user_agent, mediation=mediation)
+        _registered(
+            tenant=tenant,
+            user_id=user_id,
+            credential=credential,
+            user_agent=user_agent,
+            mediation=mediation,
+            ceremony_ref=ceremony_ref,
+        )
         return
     event_record(
         tenant=tenant,
@@ -55,12 +70,13 @@ def _succeeded(
         credential_id=bytes(credential.credential_id),
         mediation=mediation,
         attachment=attachment,
+        ceremony_ref=ceremony_ref,
     )
 
 
 @transaction.atomic  # joins the ceremony's transaction when it has one: a rolled-back registration accepts nothing
 def _registered(
-    *, tenant: Tenant, user_id: str, credential: Credential, user_agent: str, mediation: str | None
+    *, tenant: Tenant, user_id: str, credential: Credential, user_agent: str, mediation: str | None, ceremony_ref: str
 ) -> None:
     """The registration's event and, at the same instant, the acceptance of the nudges it answers.
 
@@ -80,6 +96,7 @@ def _registered(
         credential_id=bytes(credential.credential_id),
         nudge_id=accepted,
         mediation=mediation,
+        ceremony_ref=ceremony_ref,
         occurred_at=now,
     )
 

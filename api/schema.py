@@ -23,6 +23,11 @@ from core.problems import PROBLEM_CONTENT_TYPE
 from .serializers import ID_PATTERN, IdField
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# What each way of authenticating answers when it fails.
+AUTHENTICATION_PROBLEMS = {
+    "ApiKeyAuthentication": ErrorCode.INVALID_API_KEY,
+    "ClientTokenAuthentication": ErrorCode.INVALID_CLIENT_TOKEN,
+}
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "api.authentication.ApiKeyAuthentication"
@@ -30,6 +35,18 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A tenant's secret API key."}
+
+
+class ClientTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.ClientTokenAuthentication"
+    name = "clientToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The client_token of a start answer: one ceremony's reports, from the browser.",
+        }
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -65,8 +82,8 @@ class ProblemAutoSchema(AutoSchema):
 
     def _implied_problems(self) -> dict[int, set[ErrorCode]]:
         implied = [ErrorCode.SERVICE_UNAVAILABLE]
-        if self.view.get_authenticators():
-            implied.append(ErrorCode.INVALID_API_KEY)
+        for authenticator in self.view.get_authenticators():
+            implied.append(AUTHENTICATION_PROBLEMS[type(authenticator).__name__])
         if getattr(self.view, "required_scope", None):
             implied.append(ErrorCode.INSUFFICIENT_SCOPE)
         if self.method in BODY_METHODS:

@@ -81,3 +81,14 @@ class JwksIpRateThrottle(_DecisionThrottle):
         bucket = f"jwks:{rate_limit_address(request)}"
         self.decision = rate_limit_hit(bucket=bucket, limit=settings.RATE_LIMIT_JWKS_PER_IP)
         return self.decision.allowed
+
+
+class ClientEventsIpRateThrottle(_DecisionThrottle):
+    """Browsers' outcome reports per minute per client IP: RATE_LIMIT_CLIENT_EVENTS_PER_IP (a preflight is free)."""
+
+    def allow_request(self, request: Request, view) -> bool:
+        if request.method != "POST":
+            return True
+        bucket = f"client-events:{rate_limit_address(request)}"
+        self.decision = rate_limit_hit(bucket=bucket, limit=settings.RATE_LIMIT_CLIENT_EVENTS_PER_IP)
+        return self.decision.allowed

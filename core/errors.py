@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found", 404, "Not found"
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, "Method not allowed"
     RATE_LIMITED = "rate_limited", 429, "Too many requests"
+    # A browser's report of a ceremony's outcome (v1.1): its client token is bad, expired or used up.
+    INVALID_CLIENT_TOKEN = "invalid_client_token", 401, "Invalid client token"
     # Both ceremonies: the challenge, client data and authenticator data.
     CHALLENGE_NOT_FOUND = "challenge_not_found", 400, "Challenge not found", "both"
     CHALLENGE_EXPIRED = "challenge_expired", 400, "Challenge expired", "both"

@@ -205,6 +205,8 @@ RATE_LIMIT_PER_USER_MIN = env.int("RATE_LIMIT_PER_USER_MIN", default=1)
 RATE_LIMIT_PER_USER_MAX = env.int("RATE_LIMIT_PER_USER_MAX", default=600)
 # GET /v1/metrics/adoption per API key per minute (0 turns it off): a report may compute up to 400 days.
 RATE_LIMIT_METRICS_PER_KEY = env.int("RATE_LIMIT_METRICS_PER_KEY", default=60)
+# Browsers' outcome reports (POST /v1/client-events) per minute per client IP; each token also allows only 10.
+RATE_LIMIT_CLIENT_EVENTS_PER_IP = env.int("RATE_LIMIT_CLIENT_EVENTS_PER_IP", default=300)
 # How many proxies of ours append to X-Forwarded-For; 0 trusts REMOTE_ADDR only.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 

@@ -8,6 +8,7 @@ within its timeout is the adapter's check (passkeys.webauthn.checks), with the o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
+from core.encoding import b64url_encode
 from core.errors import ErrorCode
 
 from .errors import PasskeyError
@@ -47,6 +49,16 @@ class PendingCeremony:
     @property
     def key(self) -> str:
         return challenge_key(self.tenant_id, self.ceremony, self.challenge)
+
+    @property
+    def ref(self) -> str:
+        return ceremony_ref(self.challenge)
+
+
+def ceremony_ref(challenge: str) -> str:
+    """A ceremony's name in its events (started, succeeded, the browser's reports): 128 bits of its challenge's
+    digest, so the link outlives the challenge without storing a value that once answered for it."""
+    return b64url_encode(hashlib.sha256(challenge.encode()).digest()[:16])
 
 
 def challenge_key(tenant_id: str, ceremony: str, challenge: str) -> str:

@@ -2,9 +2,10 @@
 
 Every signal is sent with `tenant`, `ceremony` ("registration" or "authentication") and
 `user_id` (None when not yet known), plus:
-- ceremony_started: `mediation` ("conditional", "immediate" or None);
+- ceremony_started: `mediation` ("conditional", "immediate" or None), `ceremony_ref` (the name of the
+  ceremony in its events and client reports: challenges.ceremony_ref);
 - ceremony_succeeded: `credential` (the stored Credential), `user_agent`, `ip`, `mediation` (the started
-  ceremony's), `attachment` (the response's authenticatorAttachment, or None);
+  ceremony's), `attachment` (the response's authenticatorAttachment, or None), `ceremony_ref`;
 - ceremony_failed: `code` (the contract's error code), `credential` (when one was identified),
   `user_agent`, `ip`.
 """

@@ -1,7 +1,11 @@
-"""Shared caching of authenticated API keys, so a warm request costs no database query.
+"""Caching of what every request reads: authenticated API keys, and the tenants' web origins.
 
-The cache is only used when it is shared by every process (Redis). With the in-process
+API keys are only cached when the cache is shared by every process (Redis). With the in-process
 default a revoked key could stay valid in another worker, so lookups go to the database.
+
+Web origins (for CORS on the browsers' reports) are held in each process and reloaded every
+WEB_ORIGINS_TTL_SECONDS: a report then costs no query, and a removed origin stops being answered
+within that time. The process that saves a tenant forgets at once.
 """
 
 from __future__ import annotations
@@ -92,8 +96,55 @@ def api_key_touch_due(prefix: str) -> bool:
     return True
 
 
+WEB_ORIGINS_TTL_SECONDS = 30
+# A tenant not in the map is looked for again at most this often (a new tenant's first report).
+WEB_ORIGINS_MISS_RELOAD_SECONDS = 1
+
+
+class _WebOrigins:
+    """tenant id → its http(s) origins, for every tenant, loaded in one query."""
+
+    def __init__(self) -> None:
+        self._by_tenant: dict[str, frozenset[str]] = {}
+        self._all: frozenset[str] = frozenset()
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def of_tenant(self, tenant_id: str) -> frozenset[str] | None:
+        self._load_if_older_than(WEB_ORIGINS_TTL_SECONDS)
+        if tenant_id not in self._by_tenant:
+            self._load_if_older_than(WEB_ORIGINS_MISS_RELOAD_SECONDS)
+        return self._by_tenant.get(tenant_id)
+
+    def known(self, origin: str) -> bool:
+        self._load_if_older_than(WEB_ORIGINS_TTL_SECONDS)
+        return origin in self._all
+
+    def forget(self) -> None:
+        self._loaded_at = float("-inf")
+
+    def _load_if_older_than(self, seconds: float) -> None:
+        if time.monotonic() - self._loaded_at < seconds:
+            return
+        from .models import Tenant
+
+        with self._lock:
+            if time.monotonic() - self._loaded_at < seconds:
+                return
+            by_tenant = {
+                str(pk): frozenset(o for o in origins if o.startswith(("https://", "http://")))
+                for pk, origins in Tenant.objects.values_list("pk", "origins")
+            }
+            self._by_tenant, self._all = by_tenant, frozenset().union(*by_tenant.values())
+            self._loaded_at = time.monotonic()
+
+
+web_origins = _WebOrigins()
+
+
 def _forget_tenant_keys(sender, instance, **kwargs) -> None:
     api_key_forget(*instance.api_keys.values_list("key_hash", flat=True))
+    web_origins.forget()
 
 
 def _forget_key(sender, instance, created: bool = False, **kwargs) -> None:
@@ -106,5 +157,6 @@ def connect_invalidation() -> None:
     from .models import ApiKey, Tenant
 
     post_save.connect(_forget_tenant_keys, sender=Tenant, dispatch_uid="tenant-cache-forget")
+    post_delete.connect(lambda **kwargs: web_origins.forget(), sender=Tenant, weak=False, dispatch_uid="tenant-gone")
     post_save.connect(_forget_key, sender=ApiKey, dispatch_uid="apikey-cache-forget-save")
     post_delete.connect(_forget_key, sender=ApiKey, dispatch_uid="apikey-cache-forget-delete")

@@ -57,6 +57,16 @@ def tenant_get(*, tenant_id: str) -> Tenant:
         raise NotFound("No such tenant.") from None
 
 
+def tenant_web_origins(*, tenant_id: str) -> frozenset[str] | None:
+    """The tenant's http(s) origins, None when there is no such tenant (a process-wide map: no query)."""
+    return caching.web_origins.of_tenant(tenant_id)
+
+
+def web_origin_known(*, origin: str) -> bool:
+    """Whether some tenant lists `origin`: what a CORS preflight, which carries no credentials, can ask."""
+    return caching.web_origins.known(origin)
+
+
 def tenants_visible_to(*, user) -> list[Tenant]:
     """Tenants a signed-in person may see: all for a superuser, else those they are a member of."""
     if not user.is_authenticated:

@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from passkeys.services import metadata as metadata_service
+from tenants.caching import web_origins
 from tenants.services import api_key_issue, tenant_create
 from tests.support.api import PasskeyApi
 from tests.support.authenticator import SoftAuthenticator
@@ -50,6 +51,12 @@ def _fresh_metadata_cache(monkeypatch):
     """A new per-process FIDO metadata cache: the shared one may still hold a BLOB an earlier test imported (rolled
     back since) for up to METADATA_RECHECK_SECONDS, and a test without a BLOB would see it."""
     monkeypatch.setattr(metadata_service, "_cache", metadata_service._MetadataCache())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_web_origins():
+    """The per-process map of tenants' web origins may hold tenants of an earlier test, rolled back since."""
+    web_origins.forget()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def event_record(
     nudge_id: uuid.UUID | None = None,
     mediation: str | None = None,
     attachment: str | None = None,
+    ceremony_ref: str = "",
     occurred_at: datetime | None = None,
 ) -> Event:
     client = client_of(user_agent or "")
@@ -43,6 +44,7 @@ def event_record(
         nudge_id=nudge_id,
         mediation=mediation or "",
         attachment=attachment or "",
+        ceremony_ref=ceremony_ref,
     )
 
 

@@ -164,12 +164,12 @@ def _automatic_upgrade_offer(
         return None
     if has_usable_passkey(tenant=tenant, user_id=user_id, os_family=os_family):
         return None
-    options = registration_start(
+    started = registration_start(
         tenant=tenant, user_id=user_id, username=username, display_name=display_name, mediation=CONDITIONAL
     )
     schedule.upgrade_offered_on = today
     schedule.save(update_fields=["upgrade_offered_on"])
-    return {"public_key": options}
+    return {"public_key": started.public_key, "client_token": started.client_token}
 
 
 @transaction.atomic

@@ -50,7 +50,10 @@ class SignInsApi(APIView):
             {
                 "public_key": serializers.DictField(
                     help_text='For navigator.credentials.create({publicKey, mediation: "conditional"}).'
-                )
+                ),
+                "client_token": serializers.CharField(
+                    help_text="For the browser's report of how the silent creation ended (POST /v1/client-events)."
+                ),
             },
             required=False,
             help_text="Creation options for a silent passkey creation now; absent when none is offered.",

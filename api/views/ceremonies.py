@@ -14,6 +14,7 @@ from core.encoding import b64url_decode, b64url_encode
 from core.errors import DomainError
 from passkeys.services import (
     AuthenticationResult,
+    StartedCeremony,
     authentication_finish,
     authentication_start,
     registration_finish,
@@ -132,10 +133,15 @@ def _prf_values(values, *, where: str) -> dict[str, str]:
     return dict(values)
 
 
+CLIENT_REPORTS_HELP = (
+    "For the page's report of how the ceremony ended in the browser (POST /v1/client-events): bound to this "
+    "ceremony, valid until its challenge expires plus 10 minutes, good for 10 reports. Not an API key."
+)
 RegistrationOptions = inline_serializer(
     "RegistrationOptions",
     {
         "public_key": serializers.DictField(help_text="For PublicKeyCredential.parseCreationOptionsFromJSON()."),
+        "client_token": serializers.CharField(help_text=CLIENT_REPORTS_HELP),
         "mediation": serializers.ChoiceField(
             REGISTRATION_MEDIATIONS,
             required=False,
@@ -147,6 +153,7 @@ AuthenticationOptions = inline_serializer(
     "AuthenticationOptions",
     {
         "public_key": serializers.DictField(help_text="For PublicKeyCredential.parseRequestOptionsFromJSON()."),
+        "client_token": serializers.CharField(help_text=CLIENT_REPORTS_HELP),
         "mediation": serializers.ChoiceField(
             MEDIATIONS, required=False, help_text="The request's mediation, echoed for navigator.credentials.get()."
         ),
@@ -182,11 +189,7 @@ class RegistrationStartApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: RegistrationOptions})
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
-        options = registration_start(tenant=request.auth.tenant, **data)
-        body = {"public_key": options}
-        if data.get("mediation"):
-            body["mediation"] = data["mediation"]
-        return Response(body)
+        return Response(start_answer(registration_start(tenant=request.auth.tenant, **data), data.get("mediation")))
 
 
 class RegistrationFinishApi(APIView):
@@ -227,11 +230,7 @@ class AuthenticationStartApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: AuthenticationOptions})
     def post(self, request):
         data = validated(self.InputSerializer, request.data)
-        options = authentication_start(tenant=request.auth.tenant, **data)
-        body = {"public_key": options}
-        if data.get("mediation"):
-            body["mediation"] = data["mediation"]
-        return Response(body)
+        return Response(start_answer(authentication_start(tenant=request.auth.tenant, **data), data.get("mediation")))
 
 
 class AuthenticationFinishApi(APIView):
@@ -284,6 +283,14 @@ class AuthenticationFinishApi(APIView):
             platform_authenticator_available=platform_ready,
         )
         return Response(login_answer(result, nudge=decision.nudge if decision else None))
+
+
+def start_answer(started: StartedCeremony, mediation: str | None) -> dict:
+    """RegistrationOptions or AuthenticationOptions; the request's mediation echoed when it named one."""
+    answer = {"public_key": started.public_key, "client_token": started.client_token}
+    if mediation:
+        answer["mediation"] = mediation
+    return answer
 
 
 def login_answer(result: AuthenticationResult, *, nudge: Nudge | None) -> dict:

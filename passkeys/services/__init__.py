@@ -3,6 +3,7 @@
 from .authentication import AuthenticationResult, authentication_finish, authentication_start
 from .credentials import credential_delete, credential_import, credential_rename, user_delete
 from .registration import registration_finish, registration_start
+from .started import StartedCeremony
 
 __all__ = [
     "AuthenticationResult",
@@ -13,5 +14,6 @@ __all__ = [
     "credential_rename",
     "registration_finish",
     "registration_start",
+    "StartedCeremony",
     "user_delete",
 ]

@@ -15,14 +15,15 @@ from core.errors import DomainError, ErrorCode
 from tenants.models import Tenant
 
 from .. import webauthn
-from ..challenges import AUTHENTICATION, PendingCeremony, challenge_consume, challenge_save
+from ..challenges import AUTHENTICATION, PendingCeremony, challenge_consume
 from ..errors import PasskeyError
 from ..models import Credential
 from ..policy import login_policy_check
 from ..selectors import credential_for_login, login_allow_list
-from ..signals import ceremony_started, ceremony_succeeded
+from ..signals import ceremony_succeeded
 from ..tokens import token_issue
 from .announce import Attempt, failures_announced
+from .started import StartedCeremony, ceremony_open
 
 logger = logging.getLogger(__name__)
 # Mediations whose options carry no allowCredentials: the browser offers whatever discoverable passkey it holds.
@@ -46,8 +47,9 @@ def authentication_start(
     mediation: str | None = None,
     hints: list[str] | None = None,
     prf: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """PublicKeyCredentialRequestOptionsJSON; with a user_id only that user's credentials may answer.
+) -> StartedCeremony:
+    """PublicKeyCredentialRequestOptionsJSON and its client token; with a user_id only that user's credentials may
+    answer.
 
     Conditional and immediate mediation (autofill; L3 "sign in only if a passkey is at hand") need an
     empty allow list, so they are never user-bound. `prf` salts go to the browser as they came.
@@ -61,8 +63,10 @@ def authentication_start(
     options, challenge = webauthn.authentication_options(
         tenant=tenant, allow=allow, user_verification=user_verification, hints=hints, prf=prf
     )
-    challenge_save(
-        PendingCeremony(
+    return ceremony_open(
+        tenant=tenant,
+        public_key=options,
+        pending=PendingCeremony(
             tenant_id=str(tenant.pk),
             ceremony=AUTHENTICATION,
             challenge=challenge,
@@ -70,16 +74,8 @@ def authentication_start(
             expires_at=time.time() + tenant.challenge_timeout,
             user_id=bound_user_id,
             mediation=discoverable_mode,
-        )
+        ),
     )
-    ceremony_started.send(
-        sender=Tenant,
-        tenant=tenant,
-        ceremony=AUTHENTICATION,
-        user_id=bound_user_id,
-        mediation=discoverable_mode,
-    )
-    return options
 
 
 def _check_eval_by_credential(salts: dict[str, Any], *, allow: list[tuple[bytes, list[str]]] | None) -> None:
@@ -160,6 +156,7 @@ def authentication_finish(
         ip=ip,
         mediation=pending.mediation,
         attachment=verified.attachment,
+        ceremony_ref=pending.ref,
     )
     return AuthenticationResult(
         credential=stored,

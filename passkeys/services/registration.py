@@ -12,15 +12,16 @@ from core.errors import DomainError, ErrorCode
 from tenants.models import Tenant
 
 from .. import webauthn
-from ..challenges import REGISTRATION, PendingCeremony, challenge_consume, challenge_save
+from ..challenges import REGISTRATION, PendingCeremony, challenge_consume
 from ..errors import PasskeyError, credential_exists
 from ..models import CreatedVia, Credential, PasskeyUser
 from ..policy import registration_policy_check
 from ..providers import provider_name
 from ..selectors import credential_id_taken, passkey_user_get, registration_exclude_list
-from ..signals import ceremony_started, ceremony_succeeded
+from ..signals import ceremony_succeeded
 from .announce import Attempt, failures_announced
 from .metadata import authenticator_model, metadata_current
+from .started import StartedCeremony, ceremony_open
 
 USER_HANDLE_BYTES = 32
 
@@ -52,8 +53,8 @@ def registration_start(
     hints: list[str] | None = None,
     mediation: str | None = None,
     prf: bool = False,
-) -> dict[str, Any]:
-    """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials.
+) -> StartedCeremony:
+    """PublicKeyCredentialCreationOptionsJSON for this user, excluding their existing credentials, and its client token.
 
     `mediation` "conditional" starts an automatic upgrade: the challenge remembers it, and only its finish may come
     without user presence.
@@ -77,8 +78,10 @@ def registration_start(
         hints=hints,
         prf=prf,
     )
-    challenge_save(
-        PendingCeremony(
+    return ceremony_open(
+        tenant=tenant,
+        public_key=options,
+        pending=PendingCeremony(
             tenant_id=str(tenant.pk),
             ceremony=REGISTRATION,
             challenge=challenge,
@@ -89,10 +92,8 @@ def registration_start(
             user_handle=bytes(user.handle).hex(),
             algorithms=list(webauthn.tenant_algorithms(tenant)),
             mediation=mediation,
-        )
+        ),
     )
-    ceremony_started.send(sender=Tenant, tenant=tenant, ceremony=REGISTRATION, user_id=user_id, mediation=mediation)
-    return options
 
 
 def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user_agent: str = "") -> Credential:
@@ -156,6 +157,7 @@ def registration_finish(*, tenant: Tenant, credential: Any, name: str = "", user
                     ip=None,
                     mediation=pending.mediation,
                     attachment=verified.attachment,
+                    ceremony_ref=pending.ref,
                 )
         except IntegrityError:
             # §7.1 step 26: a credential id is registered once per relying party.

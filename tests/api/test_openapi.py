@@ -102,6 +102,10 @@ def test_every_operation_needs_the_bearer_key_except_the_public_documents(schema
         if path in PUBLIC_PATHS:
             assert all("apiKey" not in requirement for requirement in operation.get("security", [])), path
             assert "401" not in operation["responses"]
+        elif path == "/v1/client-events":  # the browser's report: its client token, never a key
+            assert operation["security"] == [{"clientToken": []}]
+            assert _codes(schema, operation, "401") == {"invalid_client_token"}
+            assert "403" not in operation["responses"]
         else:
             assert operation["security"] == [{"apiKey": []}], (method, path)
             assert _codes(schema, operation, "401") == {"invalid_api_key"}, (method, path)
@@ -161,6 +165,7 @@ def test_rate_limited_operations_document_429_with_retry_after(schema):
         ("get", "/v1/tenants/{tenant_id}/jwks.json"),
         ("get", "/v1/tenants/{tenant_id}/related-origins"),
         ("get", "/v1/metrics/adoption"),
+        ("post", "/v1/client-events"),
     }
     documented = {(method, path) for method, path, op in documented_operations(schema) if "429" in op["responses"]}
     assert documented == limited

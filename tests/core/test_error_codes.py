@@ -16,6 +16,7 @@ CONTRACT = {
     "not_found": (404, ""),
     "method_not_allowed": (405, ""),
     "rate_limited": (429, ""),
+    "invalid_client_token": (401, ""),  # v1.1
     "challenge_not_found": (400, "both"),
     "challenge_expired": (400, "both"),
     "type_mismatch": (400, "both"),

@@ -1,0 +1,119 @@
+"""POST /v1/client-events: the browser reports how a ceremony ended, with the client token its start handed out.
+
+No API key: the page calls this directly, across origins, so CORS answers the tenant's web origins (a preflight
+carries no token, so it is answered for an origin some tenant lists; the report itself only for the token's own
+tenant's origins, and from any other page it is refused).
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.models import CLIENT_CAPABILITIES, ClientOutcome
+from analytics.services.client_events import client_report_origin_allowed, client_report_record
+from passkeys.client_tokens import ClientTokenClaims
+from tenants.selectors import web_origin_known
+
+from ..authentication import ClientTokenAuthentication
+from ..permissions import HasClientToken
+from ..serializers import TextField, validated
+from ..throttling import ClientEventsIpRateThrottle
+
+MAX_DURATION_MS = 600_000
+PREFLIGHT_MAX_AGE_SECONDS = 600
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON number with no fraction; DRF's IntegerField would also take "12" and true."""
+
+    def to_internal_value(self, data):
+        whole = isinstance(data, int) or (isinstance(data, float) and data.is_integer())
+        if isinstance(data, bool) or not whole:
+            self.fail("invalid")
+        return super().to_internal_value(int(data))
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: {"type": "boolean"} for name in sorted(CLIENT_CAPABILITIES)},
+        "additionalProperties": False,
+        "description": "What PublicKeyCredential.getClientCapabilities() answered, known names only.",
+    }
+)
+class CapabilitiesField(serializers.Field):
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object of capability names to true or false")
+        unknown = sorted(set(data) - CLIENT_CAPABILITIES)
+        if unknown:
+            raise serializers.ValidationError(f"unknown capability names: {', '.join(n[:40] for n in unknown[:5])}")
+        if not all(isinstance(value, bool) for value in data.values()):
+            raise serializers.ValidationError("each capability must be true or false")
+        return dict(data)
+
+
+class ClientEventsApi(APIView):
+    authentication_classes = [ClientTokenAuthentication]
+    permission_classes = [HasClientToken]
+    throttle_classes = [ClientEventsIpRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(ClientOutcome.values)
+        error_name = TextField(max_length=64, required=False, allow_blank=True, help_text="The DOMException's name.")
+        duration_ms = StrictIntegerField(
+            min_value=0, max_value=MAX_DURATION_MS, required=False, help_text="From create()/get() to its end."
+        )
+        capabilities = CapabilitiesField(required=False)
+
+        def validate(self, attrs):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(f"unknown fields: {', '.join(name[:40] for name in unknown[:5])}")
+            return attrs
+
+    @extend_schema(
+        operation_id="client_events_create",
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(
+                {"type": "object", "additionalProperties": False, "properties": {}}, description="Recorded."
+            ),
+        },
+    )
+    def post(self, request):
+        data = validated(self.InputSerializer, request.data)
+        client_report_record(
+            claims=request.auth,
+            origin=request.META.get("HTTP_ORIGIN"),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            **data,
+        )
+        return Response({}, status=202)
+
+    @extend_schema(exclude=True)
+    def options(self, request, *args, **kwargs):
+        """The CORS preflight: allowed for an origin some tenant lists, and nothing else."""
+        response = Response(status=204)
+        origin = request.META.get("HTTP_ORIGIN")
+        if origin and web_origin_known(origin=origin):
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Methods"] = "POST"
+            response["Access-Control-Allow-Headers"] = "authorization, content-type"
+            response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE_SECONDS)
+        response["Vary"] = "Origin"
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        claims: ClientTokenClaims | None = getattr(request, "_auth", None)  # not request.auth: it may have failed
+        origin = request.META.get("HTTP_ORIGIN")
+        if request.method == "POST":
+            if origin and claims is not None and client_report_origin_allowed(claims=claims, origin=origin):
+                response["Access-Control-Allow-Origin"] = origin
+            response["Vary"] = "Origin"
+        return response
+
