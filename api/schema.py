@@ -198,7 +198,17 @@ def postprocess(result: dict, generator, request, public) -> dict:
     """POSTPROCESSING_HOOK: the WebAuthn JSON shapes, and nullable references a validator honours."""
     _describe_webauthn_members(result)
     _make_nullable_refs_effective(result)
+    _close_strict_bodies(result)
     return result
+
+
+# Request bodies whose views refuse members they do not know (the others ignore them).
+STRICT_BODIES = ("ClientEventRequest",)
+
+
+def _close_strict_bodies(result: dict) -> None:
+    for component in STRICT_BODIES:
+        result["components"]["schemas"][component]["additionalProperties"] = False
 
 
 def _describe_webauthn_members(result: dict) -> None:

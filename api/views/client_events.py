@@ -7,7 +7,7 @@ tenant's origins, and from any other page it is refused).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,6 +61,7 @@ class ClientEventsApi(APIView):
     permission_classes = [HasClientToken]
     throttle_classes = [ClientEventsIpRateThrottle]
 
+    @extend_schema_serializer(component_name="ClientEventRequest")
     class InputSerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(ClientOutcome.values)
         error_name = TextField(max_length=64, required=False, allow_blank=True, help_text="The DOMException's name.")
@@ -70,7 +71,7 @@ class ClientEventsApi(APIView):
         capabilities = CapabilitiesField(required=False)
 
         def validate(self, attrs):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
+            unknown = sorted(set(self.initial_data) - set(self.fields))  # the schema's additionalProperties: false
             if unknown:
                 raise serializers.ValidationError(f"unknown fields: {', '.join(name[:40] for name in unknown[:5])}")
             return attrs

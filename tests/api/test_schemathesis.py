@@ -18,6 +18,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 
 from analytics.selectors import EARLIEST_DAY, MAX_REPORT_DAYS
+from passkeys import client_tokens
+from passkeys.services import authentication_start
 from tests.api import schemathesis_hooks  # registers the hooks
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -30,9 +32,13 @@ RUN = {
 }
 
 
-def contract_run(url: str, key: str) -> tuple[int, list[str]]:
-    """schemathesis's own engine (what its CLI runs) with every check: (cases sent, failures and errors)."""
-    config = SchemathesisConfig.from_dict({**tomllib.loads(CONFIG.read_text()), **RUN})
+def contract_run(url: str, key: str, client_token: str) -> tuple[int, list[str]]:
+    """schemathesis's own engine (what its CLI runs) with every check: (cases sent, failures and errors).
+    The browsers' reports authenticate with `client_token` instead of the key."""
+    settings = tomllib.loads(CONFIG.read_text())
+    reports = {"include-path": "/v1/client-events", "headers": {"Authorization": f"Bearer {client_token}"}}
+    settings["operations"] = [*settings.get("operations", []), reports]
+    config = SchemathesisConfig.from_dict({**settings, **RUN})
     schema = schemathesis.openapi.from_url(f"{url}/v1/openapi.json", config=config)
     schema.config.update(headers={"Authorization": f"Bearer {key}"}, base_url=url)
     cases, problems = 0, []
@@ -52,11 +58,13 @@ def contract_run(url: str, key: str) -> tuple[int, list[str]]:
     return cases, sorted(set(problems))
 
 
-def test_the_api_answers_exactly_as_its_schema_says(live_server, settings, make_tenant, make_api):
-    settings.RATE_LIMIT_METRICS_PER_KEY = settings.RATE_LIMIT_JWKS_PER_IP = 0
+def test_the_api_answers_exactly_as_its_schema_says(live_server, settings, make_tenant, make_api, monkeypatch):
+    settings.RATE_LIMIT_METRICS_PER_KEY = settings.RATE_LIMIT_JWKS_PER_IP = settings.RATE_LIMIT_CLIENT_EVENTS_PER_IP = 0
+    monkeypatch.setattr(client_tokens, "MAX_REPORTS", 1_000_000)  # one token for every generated report
     api = make_api(make_tenant(rate_limit_per_key=0, rate_limit_per_user=0))  # a key with every scope
+    client_token = authentication_start(tenant=api.tenant).client_token
 
-    cases, problems = contract_run(live_server.url, api.key)
+    cases, problems = contract_run(live_server.url, api.key, client_token)
 
     print(f"schemathesis: {cases} cases, {len(problems)} problems")  # shown with -s: the figure for the notes
     assert problems == []
