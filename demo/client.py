@@ -39,9 +39,12 @@ class PasskeyServiceClient:
 
     # --- ceremonies ---
 
+    # A start's whole answer: `public_key` (the options for the browser) and `client_token`, with which the
+    # page's passkeys.js reports how the ceremony ended in the browser. The page gets both.
+
     def registration_start(self, *, user_id: str, username: str, display_name: str = "") -> dict:
         body = {"user_id": user_id, "username": username, "display_name": display_name}
-        return self._call("POST", "/v1/registrations/start", body)["public_key"]
+        return self._call("POST", "/v1/registrations/start", body)
 
     def registration_finish(self, *, credential: dict, user_agent: str = "", name: str = "") -> dict:
         body = {"credential": credential, "user_agent": user_agent}
@@ -55,7 +58,7 @@ class PasskeyServiceClient:
             body["user_id"] = user_id
         if mediation:
             body["mediation"] = mediation
-        return self._call("POST", "/v1/authentications/start", body)["public_key"]
+        return self._call("POST", "/v1/authentications/start", body)
 
     def authentication_finish(self, *, credential: dict, user_agent: str = "", ip: str = "") -> dict:
         body = {"credential": credential, "user_agent": user_agent}
@@ -87,8 +90,9 @@ class PasskeyServiceClient:
         username: str = "",
         display_name: str = "",
     ) -> dict:
-        """The service's whole answer: `nudge` (a prompt to show, or null) and `automatic_upgrade` (creation
-        options for a silent passkey creation, or null). Capabilities the page could not learn are left out."""
+        """The service's whole answer: `nudge` (a prompt to show, or null) and `automatic_upgrade` (creation options
+        for a silent passkey creation and their client token, or null). Capabilities the page could not learn are
+        left out."""
         body: dict[str, Any] = {"user_id": user_id, "method": method, "user_agent": user_agent}
         if platform_authenticator_available is not None:
             body["platform_authenticator_available"] = platform_authenticator_available

@@ -89,21 +89,24 @@ def demo_user_rename(*, user: DemoUser, display_name: str) -> DemoUser:
 
 
 def passkey_request_options(*, client: PasskeyServiceClient, username: str = "", conditional: bool = False) -> dict:
-    """Options for navigator.credentials.get(): bound to the named account's passkeys, else discoverable.
+    """The start's answer for the page: options for navigator.credentials.get() (`public_key`), bound to the
+    named account's passkeys, else discoverable, and the `client_token` the page's passkeys.js reports with.
 
     Autofill (conditional) requests are always discoverable: nobody has typed a name yet.
     """
     if conditional or not username:
-        return client.authentication_start(mediation="conditional" if conditional else None)
+        started = client.authentication_start(mediation="conditional" if conditional else None)
+        return {"public_key": started["public_key"], "client_token": started.get("client_token")}
     user = demo_user_by_username(username)
-    options = client.authentication_start(user_id=str(user.user_id) if user else None)
+    started = client.authentication_start(user_id=str(user.user_id) if user else None)
+    options = started["public_key"]
     if not options.get("allowCredentials"):
         # WebAuthn §14.6.2: an unknown account, or one without passkeys, answers like one with a passkey,
         # so the options do not tell who has an account here.
         options["allowCredentials"] = [
             {"type": "public-key", "id": _imaginary_credential_id(username), "transports": ["internal", "hybrid"]}
         ]
-    return options
+    return {"public_key": options, "client_token": started.get("client_token")}
 
 
 def _imaginary_credential_id(username: str) -> str:

@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 SESSION_USER = "demo_user"
 SESSION_SIGN_IN = "demo_sign_in"  # how this session signed in, and the login token's claims
 SESSION_NUDGE = "demo_nudge"  # the service's answer to this session's password sign-in
-# The automatic upgrade it offered with that answer: {"challenge", "public_key"}; the account page takes the
-# options out when it hands them to the browser, and the challenge stays until the passkey is stored.
+# The automatic upgrade it offered with that answer: {"challenge", "offer"} (the offer is the service's
+# {"public_key", "client_token"}); the account page takes the offer out when it hands it to the browser, and the
+# challenge stays until the passkey is stored.
 SESSION_UPGRADE = "demo_automatic_upgrade"
 SESSION_KEYS = (SESSION_USER, SESSION_SIGN_IN, SESSION_NUDGE, SESSION_UPGRADE)  # the site's own keys
 NUDGE_OUTCOMES = {"shown", "accepted", "dismissed"}
@@ -217,8 +218,8 @@ def _password_sign_in(request: HttpRequest, user: DemoUser, form: SignInForm) ->
     if answer.get("nudge"):
         request.session[SESSION_NUDGE] = answer["nudge"]
     if answer.get("automatic_upgrade"):
-        public_key = answer["automatic_upgrade"]["public_key"]
-        request.session[SESSION_UPGRADE] = {"challenge": public_key["challenge"], "public_key": public_key}
+        offer = answer["automatic_upgrade"]
+        request.session[SESSION_UPGRADE] = {"challenge": offer["public_key"]["challenge"], "offer": offer}
 
 
 @signed_in_page
@@ -231,19 +232,19 @@ def account_page(request: HttpRequest, user: DemoUser) -> HttpResponse:
         "sign_in_method": sign_in.get("method"),
         "claims": json.dumps(claims, indent=2) if claims else "",
         "nudge": request.session.get(SESSION_NUDGE),
-        "automatic_upgrade": _automatic_upgrade_options(request),
+        "automatic_upgrade": _automatic_upgrade_offer(request),
     }
     return render(request, "demo/account.html", context)
 
 
-def _automatic_upgrade_options(request: HttpRequest) -> dict | None:
-    """The offered creation options, handed out once: a reload must not ask the password manager again, since a
-    passkey it made whose finish then failed would be one more the site does not know."""
-    offer = request.session.get(SESSION_UPGRADE)
-    if not offer or "public_key" not in offer:
+def _automatic_upgrade_offer(request: HttpRequest) -> dict | None:
+    """The offered creation options and their client token, handed out once: a reload must not ask the password
+    manager again, since a passkey it made whose finish then failed would be one more the site does not know."""
+    pending = request.session.get(SESSION_UPGRADE)
+    if not pending or "offer" not in pending:
         return None
-    request.session[SESSION_UPGRADE] = {"challenge": offer["challenge"]}
-    return offer["public_key"]
+    request.session[SESSION_UPGRADE] = {"challenge": pending["challenge"]}
+    return pending["offer"]
 
 
 @signed_in_page
@@ -275,10 +276,10 @@ def signout(request: HttpRequest) -> HttpResponse:
 @require_POST
 @endpoint(signed_in=True)
 def registration_start(request: HttpRequest, body: dict, user: DemoUser) -> JsonResponse:
-    options = _client(request).registration_start(
+    started = _client(request).registration_start(
         user_id=str(user.user_id), username=user.username, display_name=user.name_shown
     )
-    return JsonResponse({"public_key": options})
+    return JsonResponse({"public_key": started["public_key"], "client_token": started.get("client_token")})
 
 
 @require_POST
@@ -313,12 +314,12 @@ def automatic_upgrade(request: HttpRequest, body: dict, user: DemoUser) -> JsonR
 @endpoint(signed_in=False)
 def authentication_start(request: HttpRequest, body: dict) -> JsonResponse:
     _anonymous_rate_limit(request)
-    options = passkey_request_options(
+    started = passkey_request_options(
         client=_client(request),
         username=str(body.get("username") or "")[:150],
         conditional=body.get("mediation") == "conditional",
     )
-    return JsonResponse({"public_key": options})
+    return JsonResponse(started)
 
 
 @require_POST

@@ -59,9 +59,9 @@ def authenticator() -> SoftAuthenticator:
 def issued(live_server, demo_api, authenticator) -> SimpleNamespace:
     """A login token the service issued over HTTP, after a real ceremony of user "u1" on the demo tenant."""
     client = PasskeyServiceClient(base_url=live_server.url, api_key=demo_api.key, tenant_id=str(demo_api.tenant.pk))
-    options = client.registration_start(user_id="u1", username="u1")
+    options = client.registration_start(user_id="u1", username="u1")["public_key"]
     client.registration_finish(credential=authenticator.create(options, origin=live_server.url))
-    options = client.authentication_start(user_id="u1")
+    options = client.authentication_start(user_id="u1")["public_key"]
     token = client.authentication_finish(credential=authenticator.get(options, origin=live_server.url))["token"]
     row = SigningKey.objects.get(tenant=demo_api.tenant, retired_at__isnull=True)  # as passkeys.tokens loads it
     key = _decrypt(bytes(row.private_key_encrypted), row.kid)

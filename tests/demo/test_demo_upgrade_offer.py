@@ -51,11 +51,17 @@ def alice(db) -> DemoUser:
     return demo_user_create(username="alice", password=PASSWORD, display_name="Alice Liddell")
 
 
-def upgrade_options_on(page: Page) -> dict | None:
-    """The creation options the account page hands demo.js (its json_script element), or None."""
+def upgrade_offer_on(page: Page) -> dict | None:
+    """The offer the account page hands demo.js (its json_script element), {"public_key", "client_token"}, or None."""
     assert page.status == 200, page.text
     found = re.search(r'<script id="automatic-upgrade" type="application/json">(.*?)</script>', page.text, re.S)
     return json.loads(found.group(1)) if found else None
+
+
+def upgrade_options_on(page: Page) -> dict | None:
+    """The creation options of the account page's offer, or None."""
+    offer = upgrade_offer_on(page)
+    return offer["public_key"] if offer else None
 
 
 def offers_made(user: DemoUser) -> int:

@@ -80,6 +80,18 @@ class VirtualAuthenticator:
         """Clear UP or UV in the flags of every response from now on (what a faulty authenticator sends)."""
         self._cdp("WebAuthn.setResponseOverrideBits", authenticatorId=self.id, isBadUP=up_cleared, isBadUV=uv_cleared)
 
+    def decline(self) -> None:
+        """The user turns down the screen lock from now on (UV fails): WebAuthn's answer is a NotAllowedError."""
+        self._cdp("WebAuthn.setUserVerified", authenticatorId=self.id, isUserVerified=False)
+
+    def stop_answering(self) -> None:
+        """Nobody touches the authenticator from now on: a ceremony waits until its timeout."""
+        self._cdp("WebAuthn.setAutomaticPresenceSimulation", authenticatorId=self.id, enabled=False)
+
+    def remove(self, credential_id: str) -> None:
+        """The passkey is gone from this device (deleted in the passkey manager), though the site still has it."""
+        self._cdp("WebAuthn.removeCredential", authenticatorId=self.id, credentialId=_standard(credential_id))
+
     def swap_key(self, credential_id: str) -> None:
         """Keep the credential's id, user and counter but sign with a new P-256 key the service never saw."""
         [old] = [c for c in self.credentials() if c.id == credential_id]

@@ -1,12 +1,14 @@
 // The demo site's pages: each talks to the site's own /demo/api/ endpoints, which forward every
-// step to the passkey service with the site's API key.
+// step to the passkey service with the site's API key. Every WebAuthn ceremony goes through the service's
+// browser library, which reports how it ended with the client token each start answer carries.
 import {
-  creationOptionsFromJSON,
-  credentialToJSON,
-  requestOptionsFromJSON,
-  signalAccountState,
-  signalUnknownCredential,
-} from "./webauthn.js";
+  authenticate,
+  capabilities,
+  conditionalGetAvailable,
+  forgetCredential,
+  PasskeyError,
+  register,
+} from "/static/passkeys/passkeys.js";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 // How long an automatic passkey upgrade may take before the page stops waiting for it: a browser may
@@ -40,58 +42,80 @@ function show(text, kind = "error") {
   if (kind === "error") console.error(text);
 }
 
-// What a person should read when a ceremony fails, by the browser's DOMException or the service's code.
+// What a person should read when a ceremony fails, by the library's outcome or the service's code.
+const localAddress = `http://localhost${location.port ? ":" + location.port : ""}/demo/`;
+const OUTCOME_TEXT = {
+  cancelled: "The passkey request was cancelled.",
+  timed_out: "The passkey request timed out.",
+  no_credential: "This device has no passkey for this site.",
+  excluded_credential: "This device already holds a passkey for your account.",
+  unsupported: "This browser cannot use passkeys here; the password still works.",
+  security_error: `This address cannot use the site's passkeys: open the demo at ${localAddress}.`,
+};
+
 function explain(error) {
   if (error instanceof ApiError) return `${error.message} (${error.code})`;
-  if (error.name === "NotAllowedError") return "The passkey request was cancelled or timed out.";
-  if (error.name === "InvalidStateError") return "This device already holds a passkey for your account.";
-  if (error.name === "SecurityError") {
-    return `This address cannot use the site's passkeys: open the demo at http://localhost${location.port ? ":" + location.port : ""}/demo/.`;
-  }
-  return `${error.name || "Error"}: ${error.message}`;
+  if (error instanceof PasskeyError && OUTCOME_TEXT[error.outcome]) return OUTCOME_TEXT[error.outcome];
+  return `${error.errorName || error.name || "Error"}: ${error.message}`;
 }
 
 // --- ceremonies ---
 
 async function createPasskey() {
-  const { public_key } = await api("POST", "registrations/start");
-  const credential = await navigator.credentials.create({ publicKey: creationOptionsFromJSON(public_key) });
-  return (await api("POST", "registrations/finish", { credential: credentialToJSON(credential) })).credential;
+  const { public_key, client_token } = await api("POST", "registrations/start");
+  const credential = await register(public_key, { clientToken: client_token });
+  return (await api("POST", "registrations/finish", { credential })).credential;
 }
 
 async function signInWithPasskey({ username = "", mediation, signal } = {}) {
-  const { public_key } = await api("POST", "authentications/start", { username, mediation });
-  const request = { publicKey: requestOptionsFromJSON(public_key), signal };
-  if (mediation) request.mediation = mediation;
-  const credential = await navigator.credentials.get(request);
+  const { public_key, client_token } = await api("POST", "authentications/start", { username, mediation });
+  const credential = await authenticate(public_key, { clientToken: client_token, mediation, signal });
   try {
-    const { redirect } = await api("POST", "authentications/finish", { credential: credentialToJSON(credential) });
+    const { redirect } = await api("POST", "authentications/finish", { credential });
     location.assign(redirect);
   } catch (error) {
     if (error.code === "credential_not_found") {
-      // The site deleted this passkey: tell the passkey manager to stop offering it.
+      // The site deleted this passkey: tell the passkey manager to stop offering it, and forget it here.
+      forgetCredential(credential.id);
       await signalUnknownCredential(public_key.rpId || location.hostname, credential.id);
     }
     throw error;
   }
 }
 
-// --- pages ---
-
-async function clientCapabilities() {
-  if (typeof PublicKeyCredential.getClientCapabilities !== "function") return null; // before WebAuthn Level 3
-  return PublicKeyCredential.getClientCapabilities().catch(() => null);
+// Signal API (WebAuthn Level 3 §5.1.10): keeps the user's passkey manager in step with the site.
+// Best effort by design: an unsupported browser or a rejected signal changes nothing for the user.
+async function signal(method, payload) {
+  if (typeof PublicKeyCredential[method] !== "function") return false;
+  try {
+    await PublicKeyCredential[method](payload);
+    return true;
+  } catch (error) {
+    console.warn(`${method} failed:`, error);
+    return false;
+  }
 }
 
+const signalUnknownCredential = (rpId, credentialId) => signal("signalUnknownCredential", { rpId, credentialId });
+
+async function signalAccountState(signals) {
+  if (!signals) return;
+  const { rpId, userId, allAcceptedCredentialIds, name, displayName } = signals;
+  await signal("signalAllAcceptedCredentials", { rpId, userId, allAcceptedCredentialIds });
+  await signal("signalCurrentUserDetails", { rpId, userId, name, displayName });
+}
+
+// --- pages ---
+
 // What the password forms tell the site (and it the service): whether this browser has a platform
-// authenticator, and whether it can create a passkey silently (conditionalCreate). The platform field is
-// filled last: a form that has it has both.
+// authenticator, and whether it can create a passkey silently (conditionalCreate; "" where the browser
+// predates getClientCapabilities()). The platform field is filled last: a form that has it has both.
 async function capabilityFields() {
   const conditional = document.getElementById("conditional-create");
   const platform = document.getElementById("platform-authenticator");
   if (conditional) {
-    const capabilities = await clientCapabilities();
-    conditional.value = capabilities ? String(capabilities.conditionalCreate === true) : "";
+    const answered = await capabilities();
+    conditional.value = "conditionalCreate" in answered ? String(answered.conditionalCreate) : "";
   }
   if (platform) {
     const available = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().catch(() => false);
@@ -104,13 +128,14 @@ async function signinPage() {
   // own failure (a browser that answers at once would loop); the button and a reload remain.
   let conditional = null;
   const armAutofill = async () => {
-    if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+    if (!(await conditionalGetAvailable())) return;
     const controller = (conditional = new AbortController());
     try {
       await signInWithPasskey({ mediation: "conditional", signal: controller.signal });
     } catch (error) {
       if (controller.signal.aborted) return; // the button took over
-      if (error.name === "NotAllowedError") console.info("Passkey autofill closed:", error.message);
+      // Closed, or left alone past the options' timeout: the page stays as it is, with the password form.
+      if (["cancelled", "timed_out"].includes(error.outcome)) console.info("Passkey autofill closed:", error.message);
       else show(explain(error));
     }
   };
@@ -133,26 +158,27 @@ async function signinPage() {
 // Automatic passkey upgrade (WebAuthn Level 3 conditional create): right after a password sign-in the
 // password manager may create a passkey without asking anything. Silent on failure: the console says
 // why, the page shows no error, and the nudge card stays as the fallback. True once the site stored it.
-async function upgradeAutomatically(publicKey, signal) {
-  if ((await clientCapabilities())?.conditionalCreate !== true) {
-    console.info("Automatic passkey upgrade: this browser cannot create passkeys silently.");
-    return false;
-  }
+// The library asks only a browser that can create silently (getClientCapabilities().conditionalCreate).
+async function upgradeAutomatically({ public_key, client_token }, signal) {
   let credential;
   try {
-    const options = { publicKey: creationOptionsFromJSON(publicKey), mediation: "conditional", signal };
-    credential = await navigator.credentials.create(options);
+    credential = await register(public_key, { clientToken: client_token, mediation: "conditional", signal });
   } catch (error) {
-    console.info("Automatic passkey upgrade: the browser created no passkey:", error.name, error.message);
+    if (error.outcome === "unsupported") {
+      console.info("Automatic passkey upgrade: this browser cannot create passkeys silently.");
+    } else {
+      console.info("Automatic passkey upgrade: the browser created no passkey:", error.errorName, error.message);
+    }
     return false;
   }
   try {
-    await api("POST", "automatic-upgrade", { credential: credentialToJSON(credential) });
+    await api("POST", "automatic-upgrade", { credential });
     return true;
   } catch (error) {
     console.info("Automatic passkey upgrade: the site did not store the passkey:", error.code, error.message);
     // The password manager now holds a passkey the site does not know: ask it to forget it.
-    await signalUnknownCredential(publicKey.rp?.id || location.hostname, credential.id);
+    forgetCredential(credential.id);
+    await signalUnknownCredential(public_key.rp?.id || location.hostname, credential.id);
     return false;
   }
 }
@@ -188,11 +214,11 @@ function nudgeCard(nudge, stopUpgrade) {
   return { shown };
 }
 
-async function upgradeWithin(publicKey, controller) {
+async function upgradeWithin(offer, controller) {
   const tooLong = () => controller.abort(new DOMException("The automatic upgrade took too long.", "TimeoutError"));
   const deadline = setTimeout(tooLong, AUTOMATIC_UPGRADE_DEADLINE_MS);
   try {
-    return await upgradeAutomatically(publicKey, controller.signal);
+    return await upgradeAutomatically(offer, controller.signal);
   } finally {
     clearTimeout(deadline);
   }
