@@ -63,6 +63,7 @@ CLIENT_CAPABILITIES = frozenset(
         "conditionalCreate",
         "conditionalGet",
         "hybridTransport",
+        "immediateGet",
         "passkeyPlatformAuthenticator",
         "userVerifyingPlatformAuthenticator",
         "relatedOrigins",
@@ -243,10 +244,18 @@ class DailyMetric(models.Model):
     automatic_upgrades_offered = models.PositiveIntegerField(default=0)
     automatic_upgrades_completed = models.PositiveIntegerField(default=0)
     cross_device_sign_ins = models.PositiveIntegerField(default=0)
+    client_cancellations = models.PositiveIntegerField(default=0)
+    client_errors = models.PositiveIntegerField(default=0)
+    authentication_ms_p50 = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Nearest-rank percentiles of the browser-timed successful sign-ins."
+    )
+    authentication_ms_p95 = models.PositiveIntegerField(null=True, blank=True)
     os_breakdown = models.JSONField(default=dict)
     browser_breakdown = models.JSONField(default=dict)
     provider_breakdown = models.JSONField(default=dict)
     creation_path_breakdown = models.JSONField(default=dict)
+    client_outcome_breakdown = models.JSONField(default=dict)
+    capability_breakdown = models.JSONField(default=dict)
     computed_at = models.DateTimeField()
 
     class Meta:

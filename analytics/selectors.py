@@ -4,7 +4,7 @@ nudge rules look at, and the few facts about passkeys analytics needs (read here
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -22,11 +22,25 @@ from passkeys.selectors import (
 from passkeys.webauthn import CONDITIONAL
 from tenants.models import Tenant
 
-from .models import DailyMetric, Event, EventType, KnownUser, Nudge, NudgeOutcome, NudgeSchedule, ScheduleStatus
+from .models import (
+    CLIENT_CANCELLATIONS,
+    CLIENT_CAPABILITIES,
+    CLIENT_ERRORS,
+    ClientOutcome,
+    DailyMetric,
+    Event,
+    EventType,
+    KnownUser,
+    Nudge,
+    NudgeOutcome,
+    NudgeSchedule,
+    ScheduleStatus,
+)
 from .platforms import passkey_usable_on
 
 # --- A day's figures.
 
+_CLIENT_OUTCOMES = Q(type__in=[EventType.REGISTRATION_CLIENT_OUTCOME, EventType.AUTHENTICATION_CLIENT_OUTCOME])
 COUNTED = {
     "sign_ins": Q(type__in=[EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED]),
     "passkey_sign_ins": Q(type=EventType.AUTHENTICATION_SUCCEEDED),
@@ -42,6 +56,9 @@ COUNTED = {
     "automatic_upgrades_offered": Q(type=EventType.REGISTRATION_STARTED, mediation="conditional"),
     "automatic_upgrades_completed": Q(type=EventType.REGISTRATION_SUCCEEDED, mediation="conditional"),
     "cross_device_sign_ins": Q(type=EventType.AUTHENTICATION_SUCCEEDED, attachment="cross-platform"),
+    # What browsers reported of either ceremony (POST /v1/client-events): each report counts once.
+    "client_cancellations": _CLIENT_OUTCOMES & Q(outcome__in=CLIENT_CANCELLATIONS),
+    "client_errors": _CLIENT_OUTCOMES & Q(outcome__in=CLIENT_ERRORS),
 }
 # Where each new passkey came from: a silent automatic upgrade, a nudge it accepted, or anything else.
 _AUTOMATIC = Q(mediation="conditional")
@@ -50,6 +67,24 @@ CREATION_PATHS = {
     "nudge": ~_AUTOMATIC & Q(nudge_id__isnull=False),
     "other": ~_AUTOMATIC & Q(nudge_id__isnull=True),
 }
+# Sign-in reports (the browser's word on an authentication ceremony): counted by outcome, by the capabilities they
+# carried, and their successes timed, from the options to the passkey's answer as the browser measured it.
+_SIGN_IN_REPORTS = Q(type=EventType.AUTHENTICATION_CLIENT_OUTCOME)
+_CARRIED_CAPABILITIES = _SIGN_IN_REPORTS & Q(capabilities__isnull=False)
+CAPABILITIES_REPORTED = "reported"  # the capabilities breakdown's count of reports that carried a map at all
+PERCENTILES = {"authentication_ms_p50": 50, "authentication_ms_p95": 95}
+# Breakdowns counted inside the day's one aggregate, {key: condition} for each column; zero counts are left out.
+COUNTED_BREAKDOWNS = {
+    "creation_path_breakdown": {
+        path: Q(type=EventType.REGISTRATION_SUCCEEDED) & condition for path, condition in CREATION_PATHS.items()
+    },
+    "client_outcome_breakdown": {outcome.value: _SIGN_IN_REPORTS & Q(outcome=outcome) for outcome in ClientOutcome},
+    # A share is `name` / `reported`; a name counts only where the browser said exactly true.
+    "capability_breakdown": {
+        CAPABILITIES_REPORTED: _CARRIED_CAPABILITIES,
+        **{name: _CARRIED_CAPABILITIES & Q(**{f"capabilities__{name}": True}) for name in sorted(CLIENT_CAPABILITIES)},
+    },
+}
 # Breakdowns count passkey sign-ins by the family of what they came from.
 BREAKDOWNS = {"os_breakdown": "os_family", "browser_breakdown": "browser_family", "provider_breakdown": "provider"}
 REPORT_BREAKDOWNS = {
@@ -57,8 +92,10 @@ REPORT_BREAKDOWNS = {
     "browser": "browser_breakdown",
     "provider": "provider_breakdown",
     "creation_path": "creation_path_breakdown",
+    "client_outcomes": "client_outcome_breakdown",
+    "capabilities": "capability_breakdown",
 }
-STORED = [*COUNTED, "users", "passkey_users", *REPORT_BREAKDOWNS.values()]
+STORED = [*COUNTED, *PERCENTILES, "users", "passkey_users", *REPORT_BREAKDOWNS.values()]
 # Events that show a user exists.
 SEEN = [EventType.SIGN_IN, EventType.AUTHENTICATION_SUCCEEDED, EventType.REGISTRATION_SUCCEEDED]
 
@@ -79,17 +116,38 @@ def users_seen_first_day(*, tenant: Tenant, until: datetime) -> QuerySet:
     return seen.union(passkey_owners_first_day(tenant=tenant, until=until), all=True)
 
 
+def nearest_rank(ordered: Sequence[int], percent: int) -> int | None:
+    """The `percent`th percentile of ascending values by the nearest-rank method (always one of the values, so
+    every database agrees); None when there are none."""
+    if not ordered:
+        return None
+    return ordered[max(-(-percent * len(ordered) // 100), 1) - 1]  # rank = ceil(percent / 100 * n)
+
+
 def day_figures(*, tenant: Tenant, day: date) -> dict[str, Any]:
     """Every stored figure of one UTC day, without writing anything."""
     start, end = day_bounds(day)
     events = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
-    registered = Q(type=EventType.REGISTRATION_SUCCEEDED)
     figures = events.aggregate(
         **{name: Count("pk", filter=condition) for name, condition in COUNTED.items()},
-        **{f"path:{path}": Count("pk", filter=registered & condition) for path, condition in CREATION_PATHS.items()},
+        **{
+            f"{column}:{key}": Count("pk", filter=condition)
+            for column, conditions in COUNTED_BREAKDOWNS.items()
+            for key, condition in conditions.items()
+        },
     )
-    paths = {path: figures.pop(f"path:{path}") for path in CREATION_PATHS}
-    figures["creation_path_breakdown"] = {path: count for path, count in paths.items() if count}
+    for column, conditions in COUNTED_BREAKDOWNS.items():
+        counts = {key: figures.pop(f"{column}:{key}") for key in conditions}
+        figures[column] = {key: count for key, count in counts.items() if count}
+    # The percentiles in Python over the day's durations, sorted by the database: one query, one answer everywhere.
+    # Autofill (conditional) sign-ins are left out: their clock runs while the user is still reading the page.
+    durations = list(
+        events.filter(_SIGN_IN_REPORTS, outcome=ClientOutcome.SUCCEEDED, duration_ms__isnull=False)
+        .exclude(mediation="conditional")
+        .order_by("duration_ms")
+        .values_list("duration_ms", flat=True)
+    )
+    figures.update({name: nearest_rank(durations, percent) for name, percent in PERCENTILES.items()})
     passkey_sign_ins = events.filter(type=EventType.AUTHENTICATION_SUCCEEDED)
     for name, column in BREAKDOWNS.items():
         rows = passkey_sign_ins.exclude(**{column: ""}).values_list(column).annotate(n=Count("pk"))
@@ -110,7 +168,7 @@ def daily_metrics_stored(*, tenant: Tenant, first: date, last: date) -> dict[dat
 
 # --- The adoption report (GET /v1/metrics/adoption and the dashboard).
 
-# A report's bounds: each past day of it is computed once (six queries) and then read from its row,
+# A report's bounds: each past day of it is computed once (seven queries) and then read from its row,
 # so the first request for the longest range costs at most MAX_REPORT_DAYS computed days.
 MAX_REPORT_DAYS = 400
 EARLIEST_DAY = date(2000, 1, 1)  # no passkey existed before; keeps date arithmetic far from date.min
@@ -144,6 +202,10 @@ def _day_row(day: date, figures: Mapping[str, Any]) -> dict[str, Any]:
         "automatic_upgrades_offered": figures["automatic_upgrades_offered"],
         "automatic_upgrades_completed": figures["automatic_upgrades_completed"],
         "cross_device_sign_ins": figures["cross_device_sign_ins"],
+        "client_cancellations": figures["client_cancellations"],
+        "client_errors": figures["client_errors"],
+        "authentication_ms_p50": figures["authentication_ms_p50"],
+        "authentication_ms_p95": figures["authentication_ms_p95"],
     }
 
 

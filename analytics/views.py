@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from statistics import median_low
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -21,7 +22,8 @@ from core.errors import DomainError
 from tenants.models import AttestationPolicy, CredentialKinds, Tenant
 from tenants.selectors import tenants_visible_to
 
-from .selectors import authenticators_now, rate, report_range
+from .models import CLIENT_CANCELLATIONS, CLIENT_ERRORS, ClientOutcome
+from .selectors import CAPABILITIES_REPORTED, PERCENTILES, authenticators_now, rate, report_range
 from .services.metrics import adoption_report
 
 DEFAULT_DAYS = 30
@@ -67,10 +69,14 @@ def _percent(rate: float) -> str:
     return f"{rate * 100:.1f} %"
 
 
+_NOT_SUMMED = {"date", *PERCENTILES}  # a range's percentile is no sum of days' (see `_median_day`)
+
+
 def _totals(report: dict) -> dict[str, int]:
     """Each count of the report's days summed over the range (rates are not summed: they are recomputed)."""
     days = report["days"]
-    return {name: sum(day[name] for day in days) for name in days[0] if name != "date" and not name.endswith("rate")}
+    summed = [name for name in days[0] if name not in _NOT_SUMMED and not name.endswith("rate")]
+    return {name: sum(day[name] for day in days) for name in summed}
 
 
 def report_headlines(report: dict) -> list[dict]:
@@ -123,6 +129,7 @@ def report_funnels(report: dict) -> dict[str, str]:
 # The v1.1 panels are bars drawn on the server as SVG, in the charts' colours: dashboard.js draws only the
 # canvases it knows, and these need no script at all. Coordinates are in a 400 x 280 viewBox.
 _SLATE, _TEAL, _SKY, _VIOLET, _EMERALD = "#94a3b8", "#0d9488", "#0284c7", "#7c3aed", "#059669"
+_AMBER, _ORANGE, _PINK, _ROSE, _CLOUD = "#d97706", "#ea580c", "#db2777", "#e11d48", "#cbd5e1"
 _PLOT_LEFT, _PLOT_WIDTH, _BASELINE, _TALLEST, _BAR_WIDTH = 12, 376, 236, 196, 64
 CREATION_PATH_BARS = (  # the report's creation_path keys, in the panel's order
     ("nudge", "Nudge", _EMERALD),
@@ -138,9 +145,11 @@ def _bars(
     width: int = _PLOT_WIDTH,
     tallest: int = _TALLEST,
     bar_width: int = _BAR_WIDTH,
+    full: int | None = None,
 ) -> list[dict]:
-    """(key, label, value, note, colour) of each bar, side by side; the largest value is the full height."""
-    largest = max(value for _, _, value, _, _ in steps) or 1
+    """(key, label, value, note, colour) of each bar, side by side; `full` (by default the largest value) is the
+    full height."""
+    largest = (full if full is not None else max(value for _, _, value, _, _ in steps)) or 1
     slot = width / len(steps)
     bars = []
     for index, (key, label, value, note, colour) in enumerate(steps):
@@ -216,10 +225,89 @@ def report_panels(report: dict) -> list[dict]:
     ]
 
 
+# Where passkey logins end: the client_outcomes breakdown's outcomes as bars, in the panel's order. Each outcome is in
+# one bar, and "error" is every error other than the two named, as the metrics' client_errors counts them.
+LOGIN_END_BARS = (
+    ("succeeded", "Succeeded", {ClientOutcome.SUCCEEDED}, _TEAL),
+    ("cancelled", "Cancelled", CLIENT_CANCELLATIONS, _AMBER),
+    ("no_credential", "No credential", {ClientOutcome.NO_CREDENTIAL}, _ORANGE),
+    ("timed_out", "Timed out", {ClientOutcome.TIMED_OUT}, _PINK),
+    ("error", "Error", CLIENT_ERRORS - {ClientOutcome.NO_CREDENTIAL, ClientOutcome.TIMED_OUT}, _ROSE),
+    ("aborted", "Aborted", {ClientOutcome.ABORTED}, _SKY),
+)
+CAPABILITY_BARS = (  # getClientCapabilities() names, in the panel's order
+    ("conditionalGet", "Conditional get", _TEAL),
+    ("conditionalCreate", "Conditional create", _VIOLET),
+    ("hybridTransport", "Hybrid transport", _SKY),
+)
+_WIDE_PLOT_WIDTH, _WIDE_BAR_WIDTH = 776, 56  # a span-2 panel's bars, in an 800 x 280 viewBox
+
+
+def _median_day(report: dict, name: str) -> int | None:
+    """The median over the range's days of a daily percentile (days without one left out): a range's own
+    percentile is not made of its days', so the panel says which figure this is."""
+    values = [day[name] for day in report["days"] if day[name] is not None]
+    return median_low(values) if values else None
+
+
+def _seconds(milliseconds: int | None) -> str:
+    return "–" if milliseconds is None else f"{milliseconds / 1000:.1f} s"
+
+
+def client_outcome_panels(report: dict) -> list[dict]:
+    """Where passkey logins end (sign-ins started, then each as the browser reported it ended, the rest unreported)
+    and which capabilities the reporting browsers have: the range's totals, from the report only."""
+    total, breakdowns = _totals(report), report["breakdowns"]
+    outcomes, capabilities = breakdowns["client_outcomes"], breakdowns["capabilities"]
+    started = total["authentications_started"]
+    ends = [
+        (key, label, sum(outcomes.get(outcome, 0) for outcome in members), colour)
+        for key, label, members, colour in LOGIN_END_BARS
+    ]
+    unreported = started - sum(outcomes.values())
+    if unreported > 0:
+        ends.append(("no_report", "No report", unreported, _CLOUD))
+    steps = [("started", "Started", started, "passkey sign-ins", _SLATE)] + [
+        (key, label, value, _share(value, started, "started"), colour) for key, label, value, colour in ends
+    ]
+    p50, p95 = (_median_day(report, name) for name in PERCENTILES)
+    reported = capabilities.get(CAPABILITIES_REPORTED, 0)
+    offered = _bars(
+        [
+            (key, label, capabilities.get(key, 0), f"{capabilities.get(key, 0):,} of {reported:,} reports", colour)
+            for key, label, colour in CAPABILITY_BARS
+        ],
+        full=reported,
+    )
+    for bar in offered:
+        bar["display"] = _percent(rate(bar["value"], reported))
+    return [
+        {
+            "key": "login-ends",
+            "title": "Where passkey logins end",
+            "pill": f"p50 {_seconds(p50)} · p95 {_seconds(p95)}",
+            "about": "Passkey sign-ins started, and how the browser said each ended. Time to a passkey in the browser, "
+            "on the median day: p50 and p95.",
+            "empty": "No passkey sign-ins started in this range." if not (started or outcomes) else "",
+            "wide": True,
+            "bars": _bars(steps, width=_WIDE_PLOT_WIDTH, bar_width=_WIDE_BAR_WIDTH),
+        },
+        {
+            "key": "capabilities",
+            "title": "Capabilities",
+            "pill": f"{reported:,} reports",
+            "about": "Share of sign-in reports whose browser offers passkey autofill (conditional get), automatic "
+            "upgrades (conditional create) and a phone's passkey over hybrid.",
+            "empty": "No sign-in reports with capabilities in this range." if not reported else "",
+            "bars": offered,
+        },
+    ]
+
+
 # The Authenticators card: one SVG in an 800 x 450 viewBox. Attestation verdicts as bars on the left (x 0-300), the
 # largest authenticator models as rows on the right (names from x 340, bars from x 560), and below them (y 354) what
 # a stricter policy would refuse.
-_ROSE, _RED, _GREEN, _MUTED = "#e11d48", "#b91c1c", "#047857", "#64748b"
+_RED, _GREEN, _MUTED = "#b91c1c", "#047857", "#64748b"
 VERDICT_BARS = (  # AttestationVerdict values, in the panel's order
     ("none", "None", _SLATE),
     ("self", "Self", _SKY),
@@ -353,7 +441,7 @@ def dashboard_tenant(request: HttpRequest, tenant_id: uuid.UUID) -> HttpResponse
         "report": report,
         "headlines": report_headlines(report),
         "funnels": report_funnels(report),
-        "panels": report_panels(report),
+        "panels": report_panels(report) + client_outcome_panels(report),
         "authenticators": authenticator_card(tenant=tenant, figures=authenticators_now(tenant=tenant)),
         "breakdowns": [
             {"key": key, "title": title, "empty": not report["breakdowns"][key]}

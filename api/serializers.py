@@ -7,7 +7,8 @@ import re
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from core.encoding import b64url_encode
+from analytics.models import CLIENT_CAPABILITIES
+from core.encoding import b64url_decode, b64url_encode
 from core.errors import DomainError, ErrorCode
 from passkeys.models import AttestationVerdict, CreatedVia
 from passkeys.providers import provider_for
@@ -109,6 +110,44 @@ class OmitsAbsent(serializers.Serializer):
             if not field.required and data.get(name) is None:
                 data.pop(name, None)
         return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON number with no fraction; DRF's IntegerField would also take "12" and true."""
+
+    def to_internal_value(self, data):
+        whole = isinstance(data, int) or (isinstance(data, float) and data.is_integer())
+        if isinstance(data, bool) or not whole:
+            self.fail("invalid")
+        return super().to_internal_value(int(data))
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: {"type": "boolean"} for name in sorted(CLIENT_CAPABILITIES)},
+        "additionalProperties": False,
+        "description": "What PublicKeyCredential.getClientCapabilities() answered, known names only.",
+    }
+)
+class CapabilitiesField(serializers.Field):
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object of capability names to true or false")
+        unknown = sorted(set(data) - CLIENT_CAPABILITIES)
+        if unknown:
+            raise serializers.ValidationError(f"unknown capability names: {', '.join(n[:40] for n in unknown[:5])}")
+        if not all(isinstance(value, bool) for value in data.values()):
+            raise serializers.ValidationError("each capability must be true or false")
+        return dict(data)
+
+
+def b64url_value(value, *, where: str) -> bytes:
+    """The bytes of a base64url string in a body; anything else is a field error naming `where`."""
+    try:
+        return b64url_decode(value) if isinstance(value, str) else b64url_decode("!")
+    except DomainError:
+        raise serializers.ValidationError(f"{where} must be base64url without padding") from None
 
 
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:

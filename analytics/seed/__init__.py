@@ -3,9 +3,10 @@
 Users sign in with passwords and other methods; a staged nudge rollout prompts them to create
 passkeys on the devices they use; later, automatic upgrades let capable browsers make one silently
 after a password sign-in. Those with a passkey sign in with it from then on, with the odd failure,
-and now and then from another device (a phone over hybrid, a security key). Passkeys carry what a
-registration under the FIDO metadata would record: synced ones no attestation, security keys a verdict,
-a model name and its status (a few of them compromised). Who they are is in `population`, the
+and now and then from another device (a phone over hybrid, a security key). Their browsers report how
+each ceremony ended, how long it took and what they can do (autofill, silent creation, hybrid). Passkeys
+carry what a registration under the FIDO metadata would record: synced ones no attestation, security keys
+a verdict, a model name and its status (a few of them compromised). Who they are is in `population`, the
 day-by-day walk through the services in `simulation`.
 """
 
@@ -64,8 +65,9 @@ def demo_history_seed(
         adoption_metrics_compute_range(first=min(last or first, today), last=today, tenants=[tenant])
     else:
         rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not secrets)
+        browser_rng = random.Random(f"browser:{seed}")  # noqa: S311 (the browsers' side of the same history)
         with transaction.atomic():  # all or nothing, so that a later run never sees half a history
-            Simulation(tenant=tenant, rng=rng).run(users=users, first=first, days=days)
+            Simulation(tenant=tenant, rng=rng, browser_rng=browser_rng).run(users=users, first=first, days=days)
         adoption_metrics_compute_range(first=first, last=today, tenants=[tenant])
     return SeedResult(
         tenant=tenant,

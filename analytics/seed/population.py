@@ -67,6 +67,11 @@ class Device:
     mobile: bool
     # Share of these browsers whose getClientCapabilities() reports conditionalCreate (automatic upgrades).
     conditional_create: float = 0.0
+    # What else their reports carry: the share with getClientCapabilities() at all (older versions have none), the
+    # share of those offering passkey autofill (conditionalGet), and whether they reach a phone over hybrid.
+    capabilities: float = 0.0
+    conditional_get: float = 0.0
+    hybrid: bool = False
 
 
 _CHROME = ("124.0.0.0", "125.0.0.0", "126.0.0.0", "127.0.0.0")
@@ -77,24 +82,27 @@ _WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
 DEVICES = (
     Device("iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
            "Version/17.5 Mobile/15E148 Safari/604.1", _APPLE, 0.97,
-           {"apple": 85, "1password": 9, "bitwarden": 6}, 30, True, 0.65),
+           {"apple": 85, "1password": 9, "bitwarden": 6}, 30, True, 0.65, 0.9, 0.98),
     Device("Android", f"Mozilla/5.0 (Linux; Android 14; K) {_WEBKIT} Chrome/{{v}} Mobile Safari/537.36", _CHROME, 0.95,
-           {"google": 86, "1password": 6, "bitwarden": 8}, 24, True, 0.5),
+           {"google": 86, "1password": 6, "bitwarden": 8}, 24, True, 0.5, 0.85, 0.95),
     Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.88,
-           {"windows": 45, "google": 30, "1password": 10, "bitwarden": 7, "security_key": 8}, 16, False, 0.5),
+           {"windows": 45, "google": 30, "1password": 10, "bitwarden": 7, "security_key": 8}, 16, False, 0.5,
+           0.85, 0.97, True),
     Device("Windows", f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_WEBKIT} Chrome/{{v}} Safari/537.36 Edg/{{v}}",
-           _CHROME, 0.9, {"windows": 70, "1password": 10, "bitwarden": 8, "security_key": 12}, 8, False, 0.4),
+           _CHROME, 0.9, {"windows": 70, "1password": 10, "bitwarden": 8, "security_key": 12}, 8, False, 0.4,
+           0.85, 0.97, True),
     Device("Windows", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.8,
-           {"windows": 65, "1password": 12, "bitwarden": 13, "security_key": 10}, 4, False),
+           {"windows": 65, "1password": 12, "bitwarden": 13, "security_key": 10}, 4, False, 0.0, 0.6, 0.9, True),
     Device("Mac OS X", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
            "Version/{v} Safari/605.1.15", _SAFARI, 0.95, {"apple": 82, "1password": 12, "bitwarden": 6}, 8, False,
-           0.65),
+           0.65, 0.9, 0.98, True),
     Device("Mac OS X", f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME,
-           0.93, {"google": 50, "apple": 25, "1password": 15, "bitwarden": 5, "security_key": 5}, 6, False, 0.5),
+           0.93, {"google": 50, "apple": 25, "1password": 15, "bitwarden": 5, "security_key": 5}, 6, False, 0.5,
+           0.85, 0.97, True),
     Device("Linux", "Mozilla/5.0 (X11; Linux x86_64; rv:{v}) Gecko/20100101 Firefox/{v}", _FIREFOX, 0.2,
-           {"bitwarden": 45, "1password": 25, "security_key": 30}, 2, False),
+           {"bitwarden": 45, "1password": 25, "security_key": 30}, 2, False, 0.0, 0.6, 0.8),
     Device("Linux", f"Mozilla/5.0 (X11; Linux x86_64) {_WEBKIT} Chrome/{{v}} Safari/537.36", _CHROME, 0.55,
-           {"google": 55, "bitwarden": 20, "1password": 10, "security_key": 15}, 2, False, 0.3),
+           {"google": 55, "bitwarden": 20, "1password": 10, "security_key": 15}, 2, False, 0.3, 0.85, 0.9, True),
 )  # fmt: skip
 
 METHODS = {"password": 70, "otp": 10, "magic_link": 8, "social": 9, "sso": 3}
@@ -117,3 +125,24 @@ UPGRADE_SUCCESS = {"password": 0.6, "otp": 0.1, "magic_link": 0.05, "social": 0.
 # How often a user whose passkey is on another device (a phone, a security key) signs in with it from here.
 PHONE_OVER_HYBRID = 0.6
 HOURS = (1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 6, 5, 4, 3, 2)  # UTC, a mostly European service
+
+# How the browser says a ceremony ended (POST /v1/client-events). Most pages report; a few never do (the page was
+# closed, the library not loaded). A passkey sign-in the history gives up before the server hears of it ends in one
+# of these, by weight; a registration likewise (the authenticator may already hold the user's passkey).
+NO_REPORT = 0.04
+SIGN_IN_CLIENT_FAILURES = {"cancelled": 62, "no_credential": 16, "timed_out": 12, "error": 10}
+REGISTRATION_CLIENT_FAILURES = {"cancelled": 85, "excluded_credential": 15}
+ERROR_NAMES = {  # the DOMException each outcome comes with; "error" is whatever else a browser threw
+    "cancelled": ("NotAllowedError",),
+    "timed_out": ("NotAllowedError",),
+    "no_credential": ("NotAllowedError",),
+    "excluded_credential": ("InvalidStateError",),
+    "aborted": ("AbortError",),
+    "error": ("UnknownError", "NotReadableError", "ConstraintError"),
+}
+# Seconds from the options to the browser's answer: lognormal, (median, spread) by how the passkey is reached (on
+# this device, or a phone over hybrid and a security key), and for a user who gives up or finds no passkey.
+CEREMONY_SECONDS = {"platform": (2.4, 0.45), "cross-platform": (8.0, 0.5), "cancelled": (4.0, 0.7),
+                    "no_credential": (0.5, 0.4), "error": (1.5, 0.6)}  # fmt: skip
+# Autofill offered and left for a password: the page aborts the pending request, and often unloads before it reports.
+AUTOFILL_ABORT_REPORTED = 0.7

@@ -1,10 +1,10 @@
 """The demo's history, day by day: each visit goes through the services the API uses, with an explicit time.
 
 The ceremony services stamp `now`, so a passkey ceremony's events are recorded with
-`event_record(occurred_at=...)` as the recorder would (mediation, attachment, and the nudge a
-registration accepted included), and its credential is stored with `credential_import`. For the same
+`event_record(occurred_at=...)` as the recorder would (mediation, attachment, the ceremony's ref and the
+nudge a registration accepted included), and its credential is stored with `credential_import`. For the same
 reason an automatic upgrade is offered here by the sign-in service's rule rather than by the service,
-whose offer is a real registration start.
+whose offer is a real registration start. What happens in the browser, and its report of it, is `browsers`'.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from passkeys.models import AttestationVerdict, CreatedVia, Credential, PasskeyU
 from passkeys.services.credentials import credential_import
 from tenants.models import Tenant
 
-from ..models import Event, EventType, Nudge, NudgeOutcome, NudgeSchedule
+from ..models import ClientOutcome, Event, EventType, Nudge, NudgeOutcome, NudgeSchedule
 from ..platforms import passkey_usable_on
 from ..services.events import event_record
 from ..services.nudges import (
@@ -32,17 +32,21 @@ from ..services.nudges import (
     nudges_accept_on_registration,
     sign_in_record,
 )
+from .browsers import Browsers
 from .population import (
     ACTIVITY,
     AUTHENTICATION_FAILURES,
+    AUTOFILL_ABORT_REPORTED,
     DEVICES,
     HOURS,
     IDENTIFIED,
     METHODS,
     PHONE_OVER_HYBRID,
     PROVIDERS,
+    REGISTRATION_CLIENT_FAILURES,
     REGISTRATION_FAILURES,
     SECURITY_KEY_MODELS,
+    SIGN_IN_CLIENT_FAILURES,
     UPGRADE_SUCCESS,
     UPGRADES_LAUNCH,
     Device,
@@ -59,6 +63,8 @@ DEMO_PUBLIC_KEY = bytes.fromhex(
 DEMO_ALGORITHM = -7  # ES256, the COSE algorithm of DEMO_PUBLIC_KEY
 CONDITIONAL = "conditional"  # the mediation of an automatic upgrade's registration, and of passkey autofill
 PLATFORM, CROSS_PLATFORM = "platform", "cross-platform"
+SIGN_IN_REPORT, REGISTRATION_REPORT = EventType.AUTHENTICATION_CLIENT_OUTCOME, EventType.REGISTRATION_CLIENT_OUTCOME
+SUCCEEDED, ABORTED = ClientOutcome.SUCCEEDED, ClientOutcome.ABORTED
 
 
 @dataclass
@@ -119,9 +125,10 @@ class _Visit:
 class Simulation:
     """Walks the days in order and each day's sign-ins in time order, so each service sees a plausible past."""
 
-    def __init__(self, *, tenant: Tenant, rng: random.Random) -> None:
+    def __init__(self, *, tenant: Tenant, rng: random.Random, browser_rng: random.Random) -> None:
         self.tenant, self.rng = tenant, rng
         self.now = timezone.now()
+        self.browsers = Browsers(tenant=tenant, rng=browser_rng, now=self.now)
         self.policy = nudge_policy_for(tenant)
         self.target_rollout = self.policy.rollout_percent
         self.key_models = itertools.cycle(SECURITY_KEY_MODELS)
@@ -217,7 +224,7 @@ class Simulation:
         )
 
     def _session(self, user: _User, at: datetime, progress: float, signs_up: bool) -> None:
-        rng = self.rng
+        rng, browsers = self.rng, self.browsers
         device, agent, ready, creates = (
             user.devices[1] if len(user.devices) > 1 and rng.random() < 0.3 else user.devices[0]
         )
@@ -235,33 +242,45 @@ class Simulation:
             if rng.random() < (0.8 + 0.15 * progress if usual else PHONE_OVER_HYBRID):
                 self._passkey_sign_in(visit, elsewhere, at, progress, attachment=CROSS_PLATFORM)
                 return
-        if rng.random() < 0.15:  # passkey autofill was offered, and the user typed a password instead
-            self._event(EventType.AUTHENTICATION_STARTED, at, mediation=CONDITIONAL)
-        self._other_sign_in(visit, self._later(at, 5, 30), progress)
+        autofill = rng.random() < 0.15  # passkey autofill was offered, and the user typed a password instead
+        signed_in = self._later(at, 5, 30)
+        if autofill:
+            ref = browsers.ref()
+            self._event(EventType.AUTHENTICATION_STARTED, at, mediation=CONDITIONAL, ceremony_ref=ref)
+            if browsers.chance(AUTOFILL_ABORT_REPORTED):  # the page aborted the request it no longer needs
+                seconds = (signed_in - at).total_seconds()
+                browsers.report(SIGN_IN_REPORT, visit, at, ABORTED, seconds, ref=ref, mediation=CONDITIONAL)
+        self._other_sign_in(visit, signed_in, progress)
 
     def _passkey_sign_in(
         self, visit: _Visit, passkey: _Passkey, at: datetime, progress: float, attachment: str = PLATFORM
     ) -> None:
-        rng, user_id = self.rng, visit.user.user_id
-        self._event(EventType.AUTHENTICATION_STARTED, at)
+        rng, browsers, user_id = self.rng, self.browsers, visit.user.user_id
+        ref = browsers.ref()
+        self._event(EventType.AUTHENTICATION_STARTED, at, ceremony_ref=ref)
         roll = rng.random()
-        if roll < 0.03:  # cancelled the passkey sheet (nothing reaches the server) and typed a password
-            self._other_sign_in(visit, self._later(at, 15, 60), progress)
+        if roll < 0.03:  # the browser's sheet ended without a passkey (nothing reaches the server): a password instead
+            outcome = browsers.pick(SIGN_IN_CLIENT_FAILURES)
+            ended = browsers.report(SIGN_IN_REPORT, visit, at, outcome, browsers.given_up_seconds(outcome), ref=ref)
+            self._other_sign_in(visit, max(self._later(at, 15, 60), ended + timedelta(seconds=5)), progress)
             return
-        if roll < 0.065:
+        if roll < 0.065:  # the browser had a passkey's answer, and the server refused it
             code = _pick(rng, AUTHENTICATION_FAILURES)
             known = code in IDENTIFIED
-            at = self._later(at, 2, 20)
+            seconds = browsers.seconds(attachment, rng.random())
+            at = browsers.report(SIGN_IN_REPORT, visit, at, SUCCEEDED, seconds, ref=ref) + browsers.round_trip()
             self._event(EventType.AUTHENTICATION_FAILED, at, visit, user_id=user_id if known else None, code=code,
                         passkey=passkey if known else None)  # fmt: skip
             if rng.random() < 0.4:
                 self._other_sign_in(visit, self._later(at, 20, 90), progress)
                 return
             at = self._later(at, 10, 60)
-            self._event(EventType.AUTHENTICATION_STARTED, at)
-        at = self._later(at, 2, 15 if attachment == PLATFORM else 45)  # a phone over hybrid takes longer
+            ref = browsers.ref()
+            self._event(EventType.AUTHENTICATION_STARTED, at, ceremony_ref=ref)
+        seconds = browsers.seconds(attachment, rng.random())  # a phone over hybrid or a security key takes longer
+        at = browsers.report(SIGN_IN_REPORT, visit, at, SUCCEEDED, seconds, ref=ref) + browsers.round_trip()
         self._event(EventType.AUTHENTICATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey,
-                    attachment=attachment)  # fmt: skip
+                    attachment=attachment, ceremony_ref=ref)  # fmt: skip
         passkey.credential.last_used_at = at
         if attachment == CROSS_PLATFORM:  # the sign-in answer may prompt for a passkey on this device
             decision = nudge_after_passkey_sign_in(
@@ -292,7 +311,7 @@ class Simulation:
         """The sign-in service's offer (at most one a user a UTC day, none with a passkey usable here), then the
         browser's silent create: it works only where the password manager has just filled a password, and a
         failure reaches no server."""
-        rng, user = self.rng, visit.user
+        rng, browsers, user = self.rng, self.browsers, visit.user
         day = at.astimezone(UTC).date()
         if not (visit.conditional_create and self.tenant.automatic_upgrades and day >= self.upgrades_from):
             return False
@@ -300,14 +319,20 @@ class Simulation:
             return False
         user.upgrade_offered_on = day
         at = self._later(at, 1, 3)
-        self._event(EventType.REGISTRATION_STARTED, at, user_id=user.user_id, mediation=CONDITIONAL)
+        ref = browsers.ref()
+        self._event(EventType.REGISTRATION_STARTED, at, user_id=user.user_id, mediation=CONDITIONAL, ceremony_ref=ref)
         if rng.random() >= UPGRADE_SUCCESS[method]:
-            return False
+            return False  # the page has moved on by the time the browser gives up: no report
+        made = self._later(at, 1, 4)
         # Made by the platform or the password manager that filled the password: never a security key.
         kept = {
             name: weight for name, weight in visit.device.providers.items() if PROVIDERS[name].attachment == PLATFORM
         }
-        self._registered(visit, self._later(at, 1, 4), provider=PROVIDERS[_pick(rng, kept)], automatic=True)
+        provider = PROVIDERS[_pick(rng, kept)]
+        seconds = (made - at).total_seconds()
+        browsers.report(REGISTRATION_REPORT, visit, at, SUCCEEDED, seconds, ref=ref, user_id=user.user_id,
+                     mediation=CONDITIONAL)  # fmt: skip
+        self._registered(visit, made + browsers.round_trip(), provider=provider, automatic=True, ref=ref)
         return True
 
     def _unprompted(self) -> float:
@@ -331,11 +356,17 @@ class Simulation:
 
     def _register(self, visit: _Visit, at: datetime) -> bool:
         """A registration ceremony the user sees (sign-up, a nudge, the account settings)."""
-        rng, user_id = self.rng, visit.user.user_id
-        self._event(EventType.REGISTRATION_STARTED, at, user_id=user_id)
+        rng, browsers, user_id = self.rng, self.browsers, visit.user.user_id
+        ref, started = browsers.ref(), at
+        self._event(EventType.REGISTRATION_STARTED, at, user_id=user_id, ceremony_ref=ref)
         roll, at = rng.random(), self._later(at, 5, 40)
-        if roll < 0.07:  # cancelled the browser's dialog: nothing reaches the server
+        seconds = (at - started).total_seconds()
+        if roll < 0.07:  # the browser's dialog ended without a passkey: nothing reaches the server
+            outcome = browsers.pick(REGISTRATION_CLIENT_FAILURES)
+            browsers.report(REGISTRATION_REPORT, visit, started, outcome, seconds, ref=ref, user_id=user_id)
             return False
+        at = browsers.report(REGISTRATION_REPORT, visit, started, SUCCEEDED, seconds, ref=ref, user_id=user_id)
+        at += browsers.round_trip()
         if roll < 0.11:
             self._event(
                 EventType.REGISTRATION_FAILED, at, visit, user_id=user_id, code=_pick(rng, REGISTRATION_FAILURES)
@@ -344,10 +375,12 @@ class Simulation:
         kept = _pick(rng, visit.device.providers)
         if kept == "security_key":
             kept = next(self.key_models)
-        self._registered(visit, at, provider=PROVIDERS[kept])
+        self._registered(visit, at, provider=PROVIDERS[kept], ref=ref)
         return True
 
-    def _registered(self, visit: _Visit, at: datetime, *, provider: Provider, automatic: bool = False) -> None:
+    def _registered(
+        self, visit: _Visit, at: datetime, *, provider: Provider, automatic: bool = False, ref: str = ""
+    ) -> None:
         """The new passkey and its event, in the recorder's order: an ordinary registration first accepts the
         user's open nudge and names it; an automatic upgrade answers none (the user saw no prompt)."""
         user_id = visit.user.user_id
@@ -379,7 +412,7 @@ class Simulation:
         if not automatic:
             nudge_id = nudges_accept_on_registration(tenant=self.tenant, user_id=user_id, now=min(at, self.now))
         self._event(EventType.REGISTRATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey,
-                    mediation=CONDITIONAL if automatic else None, nudge_id=nudge_id)  # fmt: skip
+                    mediation=CONDITIONAL if automatic else None, nudge_id=nudge_id, ceremony_ref=ref)  # fmt: skip
 
     @staticmethod
     def _credential_describe(credential: Credential, **columns) -> None:

@@ -118,6 +118,21 @@ class AdoptionDaySerializer(serializers.Serializer):
     cross_device_sign_ins = serializers.IntegerField(
         help_text='Passkey sign-ins with authenticatorAttachment "cross-platform" (a phone over hybrid, a key).'
     )
+    client_cancellations = serializers.IntegerField(
+        help_text="Browser reports (POST /v1/client-events) of either ceremony with outcome cancelled."
+    )
+    client_errors = serializers.IntegerField(
+        help_text="Browser reports of either ceremony with outcome timed_out, no_credential, excluded_credential, "
+        "security_error, unsupported or error (aborted and succeeded are neither)."
+    )
+    authentication_ms_p50 = serializers.IntegerField(
+        allow_null=True,
+        help_text="Median duration_ms of the day's sign-in reports with outcome succeeded (nearest rank); "
+        "null when there were none.",
+    )
+    authentication_ms_p95 = serializers.IntegerField(
+        allow_null=True, help_text="95th percentile of the same durations (nearest rank); null when there were none."
+    )
 
 
 @extend_schema_serializer(component_name="AdoptionReport")
@@ -134,6 +149,18 @@ class AdoptionReportSerializer(serializers.Serializer):
                 ("browser", "Counts by browser family."),
                 ("provider", "Counts by passkey provider (from the AAGUID)."),
                 ("creation_path", "New passkeys by how they were made: nudge, automatic_upgrade, other."),
+                (
+                    "client_outcomes",
+                    "Browser reports of sign-in ceremonies by outcome (succeeded, cancelled, no_credential, "
+                    "timed_out, aborted, ...); an outcome nobody reported is left out.",
+                ),
+                (
+                    "capabilities",
+                    "Sign-in reports that carried getClientCapabilities(): `reported` counts them, and each "
+                    "capability name (e.g. conditionalGet, hybridTransport, extension:prf) counts those that said "
+                    "true; its share of the reports is its count / reported. Names no report said true of are "
+                    "left out.",
+                ),
             )
         },
     )

@@ -10,8 +10,7 @@ from rest_framework.views import APIView
 
 from analytics.models import Nudge
 from analytics.services.nudges import nudge_after_passkey_sign_in
-from core.encoding import b64url_decode, b64url_encode
-from core.errors import DomainError
+from core.encoding import b64url_encode
 from passkeys.services import (
     AuthenticationResult,
     StartedCeremony,
@@ -31,6 +30,7 @@ from ..serializers import (
     JsonBooleanField,
     NudgeSerializer,
     TextField,
+    b64url_value,
     validated,
 )
 from ..throttling import CEREMONY_THROTTLES
@@ -109,7 +109,7 @@ class PrfInputsField(serializers.Field):
                     f"evalByCredential must map 1 to {MAX_PRF_CREDENTIALS} credential ids to salts"
                 )
             for credential_id in by_credential:
-                _b64url(credential_id, where="evalByCredential key")
+                b64url_value(credential_id, where="evalByCredential key")
             inputs["evalByCredential"] = {
                 credential_id: _prf_values(values, where=f"evalByCredential.{credential_id[:40]}")
                 for credential_id, values in by_credential.items()
@@ -117,18 +117,11 @@ class PrfInputsField(serializers.Field):
         return inputs
 
 
-def _b64url(value, *, where: str) -> bytes:
-    try:
-        return b64url_decode(value) if isinstance(value, str) else b64url_decode("!")
-    except DomainError:
-        raise serializers.ValidationError(f"{where} must be base64url without padding") from None
-
-
 def _prf_values(values, *, where: str) -> dict[str, str]:
     if not isinstance(values, dict) or "first" not in values or set(values) - {"first", "second"}:
         raise serializers.ValidationError(f'{where} must be {{"first": salt, "second"?: salt}}')
     for name, salt in values.items():
-        if not 1 <= len(_b64url(salt, where=f"{where}.{name}")) <= PRF_SALT_MAX_BYTES:
+        if not 1 <= len(b64url_value(salt, where=f"{where}.{name}")) <= PRF_SALT_MAX_BYTES:
             raise serializers.ValidationError(f"{where}.{name} must be 1 to {PRF_SALT_MAX_BYTES} bytes")
     return dict(values)
 

@@ -7,53 +7,23 @@ tenant's origins, and from any other page it is refused).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.models import CLIENT_CAPABILITIES, ClientOutcome
+from analytics.models import ClientOutcome
 from analytics.services.client_events import client_report_origin_allowed, client_report_record
 from passkeys.client_tokens import ClientTokenClaims
 from tenants.selectors import web_origin_known
 
 from ..authentication import ClientTokenAuthentication
 from ..permissions import HasClientToken
-from ..serializers import TextField, validated
+from ..serializers import CapabilitiesField, StrictIntegerField, TextField, validated
 from ..throttling import ClientEventsIpRateThrottle
 
 MAX_DURATION_MS = 600_000
 PREFLIGHT_MAX_AGE_SECONDS = 600
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON number with no fraction; DRF's IntegerField would also take "12" and true."""
-
-    def to_internal_value(self, data):
-        whole = isinstance(data, int) or (isinstance(data, float) and data.is_integer())
-        if isinstance(data, bool) or not whole:
-            self.fail("invalid")
-        return super().to_internal_value(int(data))
-
-
-@extend_schema_field(
-    {
-        "type": "object",
-        "properties": {name: {"type": "boolean"} for name in sorted(CLIENT_CAPABILITIES)},
-        "additionalProperties": False,
-        "description": "What PublicKeyCredential.getClientCapabilities() answered, known names only.",
-    }
-)
-class CapabilitiesField(serializers.Field):
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("must be an object of capability names to true or false")
-        unknown = sorted(set(data) - CLIENT_CAPABILITIES)
-        if unknown:
-            raise serializers.ValidationError(f"unknown capability names: {', '.join(n[:40] for n in unknown[:5])}")
-        if not all(isinstance(value, bool) for value in data.values()):
-            raise serializers.ValidationError("each capability must be true or false")
-        return dict(data)
 
 
 class ClientEventsApi(APIView):

@@ -24,7 +24,11 @@ DESIGN_DAY_KEYS = {
     "authentication_failures", "nudges_shown", "nudges_accepted", "nudges_dismissed",
     # v1.1
     "automatic_upgrades_offered", "automatic_upgrades_completed", "cross_device_sign_ins",
+    "client_cancellations", "client_errors", "authentication_ms_p50", "authentication_ms_p95",
 }  # fmt: skip
+PERCENTILES = {"authentication_ms_p50", "authentication_ms_p95"}  # null on a day without a timed sign-in
+BREAKDOWN_KEYS = ("os", "browser", "provider", "creation_path", "client_outcomes", "capabilities")
+NO_BREAKDOWNS = {key: {} for key in BREAKDOWN_KEYS}
 ADDED_RATES = {"registration_completion_rate", "authentication_success_rate", "nudge_conversion_rate"}
 
 
@@ -67,13 +71,17 @@ def test_report_has_the_documented_shape(api):
     assert [day["date"] for day in body["days"]] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     for day in body["days"]:
         assert set(day) == DESIGN_DAY_KEYS | ADDED_RATES
-        assert all(isinstance(day[key], int) for key in DESIGN_DAY_KEYS if key != "date" and "rate" not in key)
+        counts = DESIGN_DAY_KEYS - PERCENTILES - {"date"}
+        assert all(isinstance(day[key], int) for key in counts if "rate" not in key)
+        assert all(day[key] is None for key in PERCENTILES)
         assert all(isinstance(day[key], float) and 0.0 <= day[key] <= 1.0 for key in day if key.endswith("_rate"))
     assert body["breakdowns"] == {
         "os": {"iOS": 1},
         "browser": {"Mobile Safari": 1},
         "provider": {"Apple Passwords": 1},
         "creation_path": {},
+        "client_outcomes": {},
+        "capabilities": {},
     }
 
 
@@ -88,7 +96,7 @@ def test_empty_range_reports_zeros(api):
     body = adoption(api, **{"from": "2026-01-01", "to": "2026-01-02"}).json()
     assert [day["sign_ins"] for day in body["days"]] == [0, 0]
     assert all(day["adoption_rate"] == 0.0 and day["passkey_sign_in_rate"] == 0.0 for day in body["days"])
-    assert body["breakdowns"] == {"os": {}, "browser": {}, "provider": {}, "creation_path": {}}
+    assert body["breakdowns"] == NO_BREAKDOWNS
 
 
 def test_today_counts_users_first_seen_today_before_the_job_runs(api, authenticator):
@@ -164,7 +172,7 @@ def test_a_key_sees_only_its_own_tenants_numbers(api, make_api, other):
     assert (mine["tenant_id"], theirs["tenant_id"]) == (str(api.tenant.pk), str(other.pk))
     assert (mine["days"][0]["sign_ins"], mine["days"][0]["users"]) == (9, 5)
     assert (theirs["days"][0]["sign_ins"], theirs["days"][0]["users"]) == (1, 1)
-    assert theirs["breakdowns"] == {"os": {}, "browser": {}, "provider": {}, "creation_path": {}}
+    assert theirs["breakdowns"] == NO_BREAKDOWNS
 
 
 def test_a_live_day_counts_only_the_keys_tenant(api, make_api, other):

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from analytics.models import EventType
+from analytics.models import Event, EventType
 from analytics.services.events import event_record
 from analytics.services.metrics import adoption_metrics_compute_range, adoption_report
 from analytics.services.nudges import nudge_outcome_record, sign_in_record
@@ -27,40 +27,51 @@ BAR_PANELS = {
     "automatic-upgrades": ["sign_ins", "offered", "completed"],
     "creation-paths": ["nudge", "automatic_upgrade", "other"],
     "cross-device": ["same_device", "cross_device"],
+    "login-ends": ["started", "succeeded", "cancelled", "no_credential", "timed_out", "error", "aborted", "no_report"],
+    "capabilities": ["conditionalGet", "conditionalCreate", "hybridTransport"],
 }
+# How a passkey sign-in ends in the browser, by weight; the server hears only of those with a passkey's answer.
+CLIENT_ENDS = {"succeeded": 85, "cancelled": 6, "no_credential": 4, "timed_out": 2, "error": 2, None: 1}
 
-# (user agent, passkey provider AAGUID, provider name): a realistic mix of platforms.
+# (user agent, passkey provider AAGUID, provider name, getClientCapabilities()): a realistic mix of platforms.
 CLIENTS = [
     (
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
         "Version/17.4 Mobile/15E148 Safari/604.1",
         "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
         "Apple Passwords",
+        {"conditionalGet": True, "conditionalCreate": True, "hybridTransport": False},
     ),
     (
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
         "Version/17.4 Safari/605.1.15",
         "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
         "Apple Passwords",
+        {"conditionalGet": True, "conditionalCreate": True, "hybridTransport": True},
     ),
     (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/124.0.0.0 Safari/537.36",
         "08987058-cadc-4b81-b6e1-30de50dcbe96",
         "Windows Hello",
+        {"conditionalGet": True, "conditionalCreate": False, "hybridTransport": True},
     ),
     (
         "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/124.0.0.0 Mobile Safari/537.36",
         "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
         "Google Password Manager",
+        {"conditionalGet": True, "conditionalCreate": True, "hybridTransport": False},
     ),
     (
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
         "bada5566-a7aa-401f-bd96-45619a55120d",
         "1Password",
+        None,  # no getClientCapabilities()
     ),
 ]
+
+NOT_SUMMED = {"date", "authentication_ms_p50", "authentication_ms_p95"}  # not counts, and null on untimed days
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread needs committed rows
 
@@ -70,7 +81,8 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
 
     Users sign in by password and are nudged; more accept as the weeks go by, and those who have a
     passkey come back with it (now and then failing, now and then with their phone). From the second week some
-    browsers are offered an automatic upgrade after a password sign-in, and some of those make a passkey.
+    browsers are offered an automatic upgrade after a password sign-in, and some of those make a passkey. The
+    browsers report how passkey sign-ins ended (passkey autofill left for a password ends aborted).
     """
     rng = random.Random(7)  # the same picture on every run
     now = timezone.now()
@@ -85,10 +97,17 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
             if user in with_passkey:
                 if rng.random() < 0.5:
                     failed, cross_device = rng.random() < 0.08, rng.random() < 0.1
-                    _passkey_sign_in(tenant, user, client, at, failed=failed, cross_device=cross_device)
+                    ended = rng.choices(list(CLIENT_ENDS), weights=list(CLIENT_ENDS.values()))[0]
+                    duration = round(rng.lognormvariate(7.8, 0.45))  # about 2.4 s
+                    _passkey_sign_in(tenant, user, client, at, failed=failed, cross_device=cross_device,
+                                     ended=ended, duration=duration)  # fmt: skip
                 continue
             if not user.startswith(f"user-{ago}-") and rng.random() > 0.3:
                 continue  # not every user signs in every day
+            if rng.random() < 0.1:  # passkey autofill offered, a password typed instead
+                event_record(tenant=tenant, type=EventType.AUTHENTICATION_STARTED, occurred_at=at,
+                             mediation="conditional")  # fmt: skip
+                _report(tenant, client, at, "aborted", 9000, mediation="conditional")
             decision = sign_in_record(
                 tenant=tenant, user_id=user, method=rng.choice(["password", "password", "otp", "magic_link"]),
                 user_agent=client[0], platform_authenticator_available=rng.random() < 0.8, now=at,
@@ -127,9 +146,21 @@ def _registration(tenant, user: str, client: tuple, at, *, made: bool, **recorde
     return True
 
 
-def _passkey_sign_in(tenant, user: str, client: tuple, at, *, failed: bool, cross_device: bool) -> None:
+def _report(tenant, client: tuple, at, outcome: str, duration: int, **columns) -> None:
+    """The browser's report of how a sign-in ended, as POST /v1/client-events records it."""
+    Event.objects.create(tenant=tenant, type=EventType.AUTHENTICATION_CLIENT_OUTCOME, occurred_at=at, outcome=outcome,
+                         duration_ms=duration, capabilities=client[3], **columns)  # fmt: skip
+
+
+def _passkey_sign_in(tenant, user: str, client: tuple, at, *, failed: bool, cross_device: bool, ended: str | None,
+                     duration: int) -> None:  # fmt: skip
+    """Started, the browser's report (`ended`; None: no report), and the server's verdict when a passkey answered."""
     event_record(tenant=tenant, type=EventType.AUTHENTICATION_STARTED, user_id=user, user_agent=client[0],
                  occurred_at=at)  # fmt: skip
+    if ended is not None:
+        _report(tenant, client, at, ended, duration)
+    if ended not in ("succeeded", None):
+        return  # the browser gave up: nothing reaches the server
     event_record(
         tenant=tenant, user_id=user, user_agent=client[0], provider=client[2], occurred_at=at,
         type=EventType.AUTHENTICATION_FAILED if failed else EventType.AUTHENTICATION_SUCCEEDED,
@@ -224,7 +255,7 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
         for card in browser.find_elements(By.CSS_SELECTOR, ".card")
     }  # fmt: skip
     latest, days = report["days"][-1], report["days"]
-    total = {name: sum(day[name] for day in days) for name in latest if name != "date"}
+    total = {name: sum(day[name] for day in days) for name in latest if name not in NOT_SUMMED}
     passkey_sign_in_rate = round(total["passkey_sign_ins"] / total["sign_ins"], 4)
     assert shown == {
         "users": (str(latest["users"]), f"{latest['users']:,}"),
@@ -246,7 +277,13 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
 
     # The server-drawn bars: on screen, in order, each the report's total and as tall as its share of the largest.
     paths = report["breakdowns"]["creation_path"]
+    outcomes, capabilities = report["breakdowns"]["client_outcomes"], report["breakdowns"]["capabilities"]
+    started = total["authentications_started"]
+    ends = [outcomes.get(key, 0) for key in ("succeeded", "cancelled", "no_credential", "timed_out")]
+    ends += [outcomes.get("security_error", 0) + outcomes.get("error", 0), outcomes.get("aborted", 0)]
     expected = {
+        "login-ends": [started, *ends, started - sum(outcomes.values())],
+        "capabilities": [capabilities.get(key, 0) for key in BAR_PANELS["capabilities"]],
         "automatic-upgrades": [
             total["sign_ins"] - total["passkey_sign_ins"],
             total["automatic_upgrades_offered"],
@@ -262,8 +299,11 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
         assert all(value > 0 for value in expected[panel]), f"{panel} has an empty bar: {expected[panel]}"
         tallest = max(bars, key=lambda bar: bar["value"])
         assert tallest["width"] > 20 and tallest["height"] > 100, f"{panel} is not on screen: {tallest}"
+        # Capabilities are shares: a bar is as tall as its count's share of the reports that carried capabilities.
+        full = capabilities["reported"] if panel == "capabilities" else tallest["value"]
+        height = tallest["height"] * full / tallest["value"]
         for bar in bars:
-            assert bar["height"] == pytest.approx(tallest["height"] * bar["value"] / tallest["value"], abs=2), bar
+            assert bar["height"] == pytest.approx(height * bar["value"] / full, abs=2), bar
 
     console = console_log(browser)
     severe = [entry for entry in console if entry["level"] == "SEVERE"]

@@ -67,7 +67,9 @@ ZERO_DAY = {
     "authentications_started": 0, "authentications_completed": 0, "authentication_failures": 0,
     "nudges_shown": 0, "nudges_accepted": 0, "nudges_dismissed": 0,
     "automatic_upgrades_offered": 0, "automatic_upgrades_completed": 0, "cross_device_sign_ins": 0,
+    "client_cancellations": 0, "client_errors": 0, "authentication_ms_p50": None, "authentication_ms_p95": None,
     "os_breakdown": {}, "browser_breakdown": {}, "provider_breakdown": {}, "creation_path_breakdown": {},
+    "client_outcome_breakdown": {}, "capability_breakdown": {},
 }  # fmt: skip
 EXPECTED = {
     D1: {**ZERO_DAY, "users": 3, "passkey_users": 1, "sign_ins": 3, "passkey_sign_ins": 1,
@@ -203,6 +205,8 @@ def test_report_days_and_breakdowns_match_the_stored_rows(computed, history):
         "browser": {"Chrome Mobile": 2, "Mobile Safari": 1, "Safari": 1},
         "provider": {"Apple Passwords": 2, "Google Password Manager": 2},
         "creation_path": {"other": 2},
+        "client_outcomes": {},
+        "capabilities": {},
     }
 
 

@@ -257,3 +257,59 @@ def test_reset_gives_every_passkey_the_same_verdict_model_and_status():
     seed(*MEDIUM, "--reset")
 
     assert authenticators(demo()) == before
+
+
+CLIENT_REPORTS = (EventType.AUTHENTICATION_CLIENT_OUTCOME, EventType.REGISTRATION_CLIENT_OUTCOME)
+
+
+def client_reports(tenant: Tenant) -> list[tuple]:
+    columns = ("type", "outcome", "error_name", "duration_ms", "capabilities", "ceremony_ref", "user_id", "mediation")
+    reports = Event.objects.filter(tenant=tenant, type__in=CLIENT_REPORTS)
+    return sorted(tuple(str(value) for value in row) for row in reports.values_list(*columns))
+
+
+@pytest.mark.django_db
+def test_seeded_browsers_report_how_ceremonies_ended_and_the_report_shows_it():
+    seed(*MEDIUM)
+    tenant = demo()
+    today = timezone.now().date()
+    report = adoption_report(tenant=tenant, first=today - timedelta(days=29), last=today)
+    days = report["days"]
+
+    # Cancellations (of either ceremony) and timed successful sign-ins, in plausible times.
+    assert sum(day["client_cancellations"] for day in days) > 0
+    timed = [day for day in days if day["authentication_ms_p50"] is not None]
+    assert timed
+    assert all(day["authentication_ms_p50"] <= day["authentication_ms_p95"] for day in timed)
+    typical = sorted(day["authentication_ms_p50"] for day in timed)[len(timed) // 2]
+    assert 1000 <= typical <= 6000, typical
+    outcomes = report["breakdowns"]["client_outcomes"]
+    failed = sum(count for name, count in outcomes.items() if name not in ("succeeded", "aborted"))
+    assert outcomes["succeeded"] > 5 * failed, outcomes  # most passkey sign-ins end well
+
+    events = Event.objects.filter(tenant=tenant)
+    sign_ins = events.filter(type=EventType.AUTHENTICATION_CLIENT_OUTCOME)
+    # The funnel holds: every report names a sign-in started, at most one report each, none before its start.
+    started = dict(events.filter(type=EventType.AUTHENTICATION_STARTED).values_list("ceremony_ref", "occurred_at"))
+    refs = list(sign_ins.values_list("ceremony_ref", "occurred_at"))
+    assert len({ref for ref, _ in refs}) == len(refs)
+    assert all(ref in started and started[ref] <= ended for ref, ended in refs)
+    # Most browsers say what they can do: autofill nearly all, silent creation fewer, hybrid the computers.
+    capabilities = report["breakdowns"]["capabilities"]
+    assert capabilities["reported"] >= capabilities["conditionalGet"] > capabilities["conditionalCreate"] > 0
+    assert 0 < capabilities["hybridTransport"] < capabilities["reported"]
+    # Registrations report too: each names a registration started for its user.
+    registrations = events.filter(type=EventType.REGISTRATION_CLIENT_OUTCOME)
+    assert {"succeeded", "cancelled"} <= set(registrations.values_list("outcome", flat=True))
+    begun = set(events.filter(type=EventType.REGISTRATION_STARTED).values_list("ceremony_ref", "user_id"))
+    assert set(registrations.values_list("ceremony_ref", "user_id")) <= begun
+
+
+@pytest.mark.django_db
+def test_reset_gives_the_same_browser_reports():
+    seed(*MEDIUM)
+    before = client_reports(demo())
+
+    seed(*MEDIUM, "--reset")
+
+    assert before and client_reports(demo()) == before

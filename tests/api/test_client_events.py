@@ -62,7 +62,8 @@ def test_both_starts_and_the_automatic_upgrade_offer_hand_out_a_client_token(api
         "/v1/sign-ins",
         {"user_id": "carol", "method": "password", "conditional_create_available": True, "username": "carol"},
     ).json()
-    tokens = [registration["client_token"], authentication["client_token"], sign_in["automatic_upgrade"]["client_token"]]
+    upgrade = sign_in["automatic_upgrade"]
+    tokens = [registration["client_token"], authentication["client_token"], upgrade["client_token"]]
     assert all(token.startswith("pct_") for token in tokens)
     assert len(set(tokens)) == 3
     assert all(report(token).status_code == 202 for token in tokens)
