@@ -26,6 +26,8 @@ class EventType(models.TextChoices):
     # What the browser reported about a ceremony through a client token (POST /v1/client-events).
     REGISTRATION_CLIENT_OUTCOME = "registration.client_outcome"
     AUTHENTICATION_CLIENT_OUTCOME = "authentication.client_outcome"
+    # Which sign-in a login decision led with (`method`) and why (`code`).
+    LOGIN_DECIDED = "login.decided"
 
 
 class ClientOutcome(models.TextChoices):
@@ -54,6 +56,33 @@ CLIENT_ERRORS = frozenset(
         ClientOutcome.UNSUPPORTED,
         ClientOutcome.ERROR,
     }
+)
+
+
+class LoginDecision(models.TextChoices):
+    """Which sign-in the page leads with (POST /v1/login-decisions)."""
+
+    PASSKEY = "passkey"  # one tap: a start bound to the user
+    PASSKEY_AUTOFILL = "passkey_autofill"  # a conditional start: passkeys in the username field's autofill
+    PASSWORD = "password"  # noqa: S105 - a decision's name: the relying party's other sign-in first
+
+
+class LoginDecisionReason(models.TextChoices):
+    """Why, in the order the rules are tried (DESIGN.md "Login decisions")."""
+
+    WEBAUTHN_UNAVAILABLE = "webauthn_unavailable"
+    RECENT_FAILURES = "recent_failures"
+    REMEMBERED_ON_DEVICE = "remembered_on_device"
+    USABLE_ON_PLATFORM = "usable_on_platform"
+    NO_PASSKEY_FOR_PLATFORM = "no_passkey_for_platform"
+    NO_PASSKEY = "no_passkey"
+    CONDITIONAL_UI_AVAILABLE = "conditional_ui_available"
+    CONDITIONAL_UI_UNAVAILABLE = "conditional_ui_unavailable"
+
+
+# Client-side outcomes that count against leading a user with their passkey on a platform.
+LOGIN_FAILURES = frozenset(
+    {ClientOutcome.CANCELLED, ClientOutcome.NO_CREDENTIAL, ClientOutcome.TIMED_OUT, ClientOutcome.ERROR}
 )
 
 # Names getClientCapabilities() may answer (WebAuthn L3 §5.1.7 ClientCapability, and "extension:" + a client

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, DateTimeField, Exists, Min, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, TruncDate
 
 from core.errors import DomainError, ErrorCode
 from passkeys.selectors import (
@@ -26,11 +27,14 @@ from .models import (
     CLIENT_CANCELLATIONS,
     CLIENT_CAPABILITIES,
     CLIENT_ERRORS,
+    LOGIN_FAILURES,
     ClientOutcome,
     DailyMetric,
     Event,
     EventType,
     KnownUser,
+    LoginDecision,
+    LoginDecisionReason,
     Nudge,
     NudgeOutcome,
     NudgeSchedule,
@@ -262,26 +266,46 @@ authenticators_now = credentials_by_authenticator
 # --- What the nudge rules look at.
 
 
+@dataclass(frozen=True)
+class UserPasskey:
+    credential_id: bytes
+    transports: list[str]
+    usable: bool  # signs in on the browser's platform by itself
+
+
+def passkeys_usable_on(*, tenant: Tenant, user_id: str, os_family: str) -> list[UserPasskey]:
+    """Each of the user's passkeys and whether it signs in on `os_family` by itself (analytics.platforms' rule, the
+    one nudges and login decisions share), in one query: where each was made is its registration event's OS."""
+    registered_os = Event.objects.filter(
+        tenant=tenant, user_id=user_id, type=EventType.REGISTRATION_SUCCEEDED, credential_id=OuterRef("credential_id")
+    ).values("os_family")[:1]
+    rows = (
+        passkeys_of_user(tenant=tenant, user_id=user_id)
+        .annotate(registered_os=Subquery(registered_os))
+        .order_by("created_at")
+        .values_list(
+            "credential_id", "transports", "backed_up", "provider_name", "authenticator_attachment", "registered_os"
+        )
+    )
+    return [
+        UserPasskey(
+            credential_id=bytes(credential_id),
+            transports=transports,
+            usable=passkey_usable_on(
+                os_family=os_family,
+                registered_os=registered or "",
+                backed_up=backed_up,
+                provider=provider,
+                attachment=attachment,
+            ),
+        )
+        for credential_id, transports, backed_up, provider, attachment, registered in rows
+    ]
+
+
 def has_usable_passkey(*, tenant: Tenant, user_id: str, os_family: str) -> bool:
-    """Whether one of the user's passkeys signs in on `os_family` by itself (analytics.platforms' rule)."""
-    passkeys = passkeys_of_user(tenant=tenant, user_id=user_id)
-    if not passkeys:
-        return False
-    registered_on = dict(
-        Event.objects.filter(tenant=tenant, user_id=user_id, type=EventType.REGISTRATION_SUCCEEDED).values_list(
-            "credential_id", "os_family"
-        )
-    )
-    return any(
-        passkey_usable_on(
-            os_family=os_family,
-            registered_os=registered_on.get(credential_id, ""),
-            backed_up=backed_up,
-            provider=provider,
-            attachment=attachment,
-        )
-        for credential_id, backed_up, provider, attachment in passkeys
-    )
+    """Whether one of the user's passkeys signs in on `os_family` by itself."""
+    return any(passkey.usable for passkey in passkeys_usable_on(tenant=tenant, user_id=user_id, os_family=os_family))
 
 
 OPEN_OUTCOMES = ["", NudgeOutcome.SHOWN]  # not answered yet
@@ -327,3 +351,73 @@ def nudges_answered_by_registration(*, now: datetime) -> QuerySet[Nudge]:
 def nudge_schedules_due(*, now: datetime) -> QuerySet[NudgeSchedule]:
     """Schedules (every tenant) whose cooldown, rest or retry time has passed."""
     return NudgeSchedule.objects.filter(status=ScheduleStatus.WAITING, next_eligible_at__lte=now)
+
+
+# --- Login decisions: which sign-in a page leads with (DESIGN.md "Login decisions").
+
+FAILURES_TO_STEER = 3
+FAILURE_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LoginDecided:
+    decision: str
+    reason: str
+    allow: list[tuple[bytes, list[str]]] | None = None  # a passkey decision's allowCredentials, remembered first
+
+
+def login_failures_recent(*, tenant: Tenant, user_id: str, os_family: str, now: datetime) -> int:
+    """The user's client-side login failures on `os_family` in the last 24 h and after their last passkey sign-in
+    there, counted up to FAILURES_TO_STEER. Reports name the user only for ceremonies started for them."""
+    since = now - FAILURE_WINDOW
+    last_sign_in = (
+        Event.objects.filter(
+            tenant=tenant, user_id=user_id, os_family=os_family, type=EventType.AUTHENTICATION_SUCCEEDED
+        )
+        .order_by("-occurred_at")
+        .values("occurred_at")[:1]
+    )
+    failures = Event.objects.filter(
+        tenant=tenant,
+        user_id=user_id,
+        os_family=os_family,
+        type=EventType.AUTHENTICATION_CLIENT_OUTCOME,
+        outcome__in=LOGIN_FAILURES,
+        occurred_at__gte=since,
+        occurred_at__gt=Coalesce(Subquery(last_sign_in), Value(since, output_field=DateTimeField())),
+    )
+    return len(failures.values_list("pk", flat=True)[:FAILURES_TO_STEER])
+
+
+def login_decision_for(
+    *,
+    tenant: Tenant,
+    user_id: str | None,
+    os_family: str,
+    capabilities: Mapping[str, bool],
+    platform_authenticator_available: bool | None,
+    device_credential_ids: Sequence[bytes],
+    now: datetime | None = None,
+) -> LoginDecided:
+    """The contract's table: the first rule that holds. At most two queries, both for an identified user."""
+    if not any(capabilities.values()) and platform_authenticator_available is not True:
+        return LoginDecided(LoginDecision.PASSWORD, LoginDecisionReason.WEBAUTHN_UNAVAILABLE)
+    if not user_id:
+        if capabilities.get("conditionalGet") is True:
+            return LoginDecided(LoginDecision.PASSKEY_AUTOFILL, LoginDecisionReason.CONDITIONAL_UI_AVAILABLE)
+        return LoginDecided(LoginDecision.PASSWORD, LoginDecisionReason.CONDITIONAL_UI_UNAVAILABLE)
+    now = now or datetime.now(tz=UTC)
+    if login_failures_recent(tenant=tenant, user_id=user_id, os_family=os_family, now=now) >= FAILURES_TO_STEER:
+        return LoginDecided(LoginDecision.PASSWORD, LoginDecisionReason.RECENT_FAILURES)
+    passkeys = passkeys_usable_on(tenant=tenant, user_id=user_id, os_family=os_family)
+    order = {credential_id: rank for rank, credential_id in enumerate(device_credential_ids)}
+    remembered = sorted((p for p in passkeys if p.credential_id in order), key=lambda p: order[p.credential_id])
+    usable = [p for p in passkeys if p.usable and p.credential_id not in order]
+    offered = [(p.credential_id, p.transports) for p in remembered + usable]
+    if remembered:
+        return LoginDecided(LoginDecision.PASSKEY, LoginDecisionReason.REMEMBERED_ON_DEVICE, offered)
+    if usable:
+        return LoginDecided(LoginDecision.PASSKEY, LoginDecisionReason.USABLE_ON_PLATFORM, offered)
+    if passkeys:
+        return LoginDecided(LoginDecision.PASSWORD, LoginDecisionReason.NO_PASSKEY_FOR_PLATFORM)
+    return LoginDecided(LoginDecision.PASSWORD, LoginDecisionReason.NO_PASSKEY)

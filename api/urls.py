@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from . import user_routes
-from .views import analytics, ceremonies, client_events, credentials, ops, tokens
+from .views import analytics, ceremonies, client_events, credentials, login_decisions, ops, tokens
 
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("v1/authentications/start", ceremonies.AuthenticationStartApi.as_view()),
     path("v1/authentications/finish", ceremonies.AuthenticationFinishApi.as_view()),
     path("v1/client-events", client_events.ClientEventsApi.as_view()),
+    path("v1/login-decisions", login_decisions.LoginDecisionsApi.as_view()),
     # GET /v1/users/{user_id}/credentials and DELETE /v1/users/{user_id}, for ids with "/" (and, to be
     # refused as input, line breaks: <path:…>'s "." would leave "%0A" to a 404).
     re_path(r"^v1/users/(?P<rest>(?s:.+))\Z", user_routes.user_routes),

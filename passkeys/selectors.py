@@ -98,13 +98,10 @@ def user_credential_count(*, tenant: Tenant, user_id: str) -> int:
 # --- What analytics reads of passkeys (metrics, nudges, the demo seed).
 
 
-def passkeys_of_user(*, tenant: Tenant, user_id: str) -> list[tuple[bytes, bool, str, str]]:
-    """(credential id, backed up, provider name, authenticator attachment) of each of the user's passkeys."""
+def passkeys_of_user(*, tenant: Tenant, user_id: str) -> QuerySet[Credential]:
+    """The user's passkeys, as a query the caller narrows to the columns it reads (and may annotate)."""
     # Naming the user's tenant too lets the unique (tenant, user_id) index drive the join.
-    rows = Credential.objects.filter(tenant=tenant, user__tenant=tenant, user__user_id=user_id).values_list(
-        "credential_id", "backed_up", "provider_name", "authenticator_attachment"
-    )
-    return [(bytes(credential_id), *rest) for credential_id, *rest in rows]
+    return Credential.objects.filter(tenant=tenant, user__tenant=tenant, user__user_id=user_id)
 
 
 def passkey_owners_first_day(*, tenant: Tenant, until: datetime) -> QuerySet:

@@ -19,7 +19,7 @@ from ..challenges import AUTHENTICATION, PendingCeremony, challenge_consume
 from ..errors import PasskeyError
 from ..models import Credential
 from ..policy import login_policy_check
-from ..selectors import credential_for_login, login_allow_list
+from ..selectors import Descriptor, credential_for_login, login_allow_list
 from ..signals import ceremony_succeeded
 from ..tokens import token_issue
 from .announce import Attempt, failures_announced
@@ -47,16 +47,21 @@ def authentication_start(
     mediation: str | None = None,
     hints: list[str] | None = None,
     prf: dict[str, Any] | None = None,
+    allow: list[Descriptor] | None = None,
 ) -> StartedCeremony:
     """PublicKeyCredentialRequestOptionsJSON and its client token; with a user_id only that user's credentials may
     answer.
 
     Conditional and immediate mediation (autofill; L3 "sign in only if a passkey is at hand") need an
-    empty allow list, so they are never user-bound. `prf` salts go to the browser as they came.
+    empty allow list, so they are never user-bound. `prf` salts go to the browser as they came. `allow`, some of the
+    user's credentials in the order to offer them, replaces the default of all of them (a login decision's choice).
     """
     discoverable_mode = mediation if mediation in DISCOVERABLE_MEDIATIONS else None  # recorded as its own mode
     bound_user_id = user_id if discoverable_mode is None else None
-    allow = None if bound_user_id is None else login_allow_list(tenant=tenant, user_id=bound_user_id)
+    if bound_user_id is None:
+        allow = None
+    elif allow is None:
+        allow = login_allow_list(tenant=tenant, user_id=bound_user_id)
     if prf and "evalByCredential" in prf:
         _check_eval_by_credential(prf["evalByCredential"], allow=allow)
     user_verification = user_verification or tenant.user_verification

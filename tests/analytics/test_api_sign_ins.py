@@ -128,8 +128,8 @@ SIGN_IN_QUERIES = {
     "prompted_again": 2 + 7,
     # the same, the schedule created first
     "prompted_first_time": 2 + 7 + 3,
-    # event, policy, schedule, the user's passkeys, where they were registered, schedule update
-    "has_passkey": 2 + 6,
+    # event, policy, schedule, the user's passkeys with where they were registered, schedule update
+    "has_passkey": 2 + 5,
     # event, policy
     "disabled": 2 + 2,
 }

@@ -166,6 +166,7 @@ def test_rate_limited_operations_document_429_with_retry_after(schema):
         ("get", "/v1/tenants/{tenant_id}/related-origins"),
         ("get", "/v1/metrics/adoption"),
         ("post", "/v1/client-events"),
+        ("post", "/v1/login-decisions"),
     }
     documented = {(method, path) for method, path, op in documented_operations(schema) if "429" in op["responses"]}
     assert documented == limited

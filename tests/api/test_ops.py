@@ -140,7 +140,7 @@ def test_openapi_is_an_openapi_3_document(schema):
 
 def test_openapi_lists_every_v1_route(schema):
     expected = v1_paths()
-    assert len(expected) == 13  # guards the helper: DESIGN.md "HTTP API v1" + v1.1 related-origins, client-events
+    assert len(expected) == 14  # guards the helper: DESIGN.md "HTTP API v1" + v1.1's three
     assert expected <= set(schema["paths"]), expected - set(schema["paths"])
 
 
