@@ -134,7 +134,7 @@ def http_benchmark(args: argparse.Namespace) -> None:
     try:
         client = Client(port, created["api_key"])
         # Platform passkeys mostly keep their counter at 0, so logins may finish in any order.
-        authenticators = []
+        authenticators, credential_ids = [], []
         for number in range(args.users):
             authenticator = SoftAuthenticator(counter=False)
             user_id = f"user-{number}"
@@ -143,6 +143,7 @@ def http_benchmark(args: argparse.Namespace) -> None:
             status, body, _ = client.post("/v1/registrations/finish", {"credential": credential})
             assert status == 201, body
             authenticators.append(authenticator)
+            credential_ids.append(body["credential"]["id"])
 
         start_latencies, assertions, client_tokens = [], [], []
         for number in range(args.logins):
@@ -171,6 +172,7 @@ def http_benchmark(args: argparse.Namespace) -> None:
         print(f"  app CPU      : {cpu / len(results) * 1e6:.0f} µs per finish (gunicorn workers, /proc utime+stime)")
         print(f"login start    : {_percentiles(start_latencies)} (sequential)")
         client_events_benchmark(client, workers, client_tokens, args.concurrency)
+        login_decisions_benchmark(client, workers, credential_ids, args.logins, args.concurrency)
     finally:
         gunicorn.terminate()
         gunicorn.wait()
@@ -203,6 +205,35 @@ def client_events_benchmark(client: Client, workers: list[int], tokens: list[str
     print(f"  throughput   : {len(results) / wall:.0f} requests/s")
     print(f"  latency      : {_percentiles([r[2] for r in results])}")
     print(f"  app CPU      : {cpu / len(results) * 1e6:.0f} µs per report (gunicorn workers, /proc utime+stime)")
+
+
+def login_decisions_benchmark(
+    client: Client, workers: list[int], credential_ids: list[str], count: int, concurrency: int
+) -> None:
+    """A decision per sign-in page view, for identified users: "password" (their passkeys were registered from no
+    known platform, so none is usable here) and "passkey" (the page remembers one: the answer carries a start)."""
+    capabilities = {"conditionalGet": True, "hybridTransport": True}
+    for label, remembered in (("password", False), ("passkey", True)):
+        bodies = [
+            {
+                "user_id": f"user-{n % len(credential_ids)}",
+                "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/131.0.0.0 Safari/537.36",
+                "capabilities": capabilities,
+                "platform_authenticator_available": True,
+                **({"device_credential_ids": [credential_ids[n % len(credential_ids)]]} if remembered else {}),
+            }
+            for n in range(count)
+        ]
+        cpu_before, wall_before = _cpu_seconds(workers), time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(lambda body: client.post("/v1/login-decisions", body), bodies))
+        wall = time.perf_counter() - wall_before
+        cpu = _cpu_seconds(workers) - cpu_before
+        wrong = [r for r in results if r[0] != 200 or r[1]["decision"] != label]
+        print(f"login decision : {len(results)} answering {label}, {len(wrong)} otherwise, concurrency {concurrency}")
+        print(f"  throughput   : {len(results) / wall:.0f} requests/s")
+        print(f"  latency      : {_percentiles([r[2] for r in results])}")
+        print(f"  app CPU      : {cpu / len(results) * 1e6:.0f} µs per decision (gunicorn workers, /proc utime+stime)")
 
 
 def adapter_benchmark(rounds: int) -> None:
