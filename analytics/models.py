@@ -279,12 +279,18 @@ class DailyMetric(models.Model):
         null=True, blank=True, help_text="Nearest-rank percentiles of the browser-timed successful sign-ins."
     )
     authentication_ms_p95 = models.PositiveIntegerField(null=True, blank=True)
+    login_decisions_passkey = models.PositiveIntegerField(
+        default=0, help_text="Login decisions by what the page led with: passkey, passkey autofill, password."
+    )
+    login_decisions_autofill = models.PositiveIntegerField(default=0)
+    login_decisions_password = models.PositiveIntegerField(default=0)
     os_breakdown = models.JSONField(default=dict)
     browser_breakdown = models.JSONField(default=dict)
     provider_breakdown = models.JSONField(default=dict)
     creation_path_breakdown = models.JSONField(default=dict)
     client_outcome_breakdown = models.JSONField(default=dict)
     capability_breakdown = models.JSONField(default=dict)
+    login_decision_reason_breakdown = models.JSONField(default=dict)
     computed_at = models.DateTimeField()
 
     class Meta:

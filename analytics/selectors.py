@@ -63,6 +63,10 @@ COUNTED = {
     # What browsers reported of either ceremony (POST /v1/client-events): each report counts once.
     "client_cancellations": _CLIENT_OUTCOMES & Q(outcome__in=CLIENT_CANCELLATIONS),
     "client_errors": _CLIENT_OUTCOMES & Q(outcome__in=CLIENT_ERRORS),
+    # Which sign-in each login decision led with (POST /v1/login-decisions): one event each, the decision its method.
+    "login_decisions_passkey": Q(type=EventType.LOGIN_DECIDED, method=LoginDecision.PASSKEY),
+    "login_decisions_autofill": Q(type=EventType.LOGIN_DECIDED, method=LoginDecision.PASSKEY_AUTOFILL),
+    "login_decisions_password": Q(type=EventType.LOGIN_DECIDED, method=LoginDecision.PASSWORD),
 }
 # Where each new passkey came from: a silent automatic upgrade, a nudge it accepted, or anything else.
 _AUTOMATIC = Q(mediation="conditional")
@@ -88,6 +92,10 @@ COUNTED_BREAKDOWNS = {
         CAPABILITIES_REPORTED: _CARRIED_CAPABILITIES,
         **{name: _CARRIED_CAPABILITIES & Q(**{f"capabilities__{name}": True}) for name in sorted(CLIENT_CAPABILITIES)},
     },
+    # Why each login decision led as it did: the decision event's code.
+    "login_decision_reason_breakdown": {
+        reason.value: Q(type=EventType.LOGIN_DECIDED, code=reason) for reason in LoginDecisionReason
+    },
 }
 # Breakdowns count passkey sign-ins by the family of what they came from.
 BREAKDOWNS = {"os_breakdown": "os_family", "browser_breakdown": "browser_family", "provider_breakdown": "provider"}
@@ -98,6 +106,7 @@ REPORT_BREAKDOWNS = {
     "creation_path": "creation_path_breakdown",
     "client_outcomes": "client_outcome_breakdown",
     "capabilities": "capability_breakdown",
+    "login_decision_reasons": "login_decision_reason_breakdown",
 }
 STORED = [*COUNTED, *PERCENTILES, "users", "passkey_users", *REPORT_BREAKDOWNS.values()]
 # Events that show a user exists.
@@ -210,6 +219,9 @@ def _day_row(day: date, figures: Mapping[str, Any]) -> dict[str, Any]:
         "client_errors": figures["client_errors"],
         "authentication_ms_p50": figures["authentication_ms_p50"],
         "authentication_ms_p95": figures["authentication_ms_p95"],
+        "login_decisions_passkey": figures["login_decisions_passkey"],
+        "login_decisions_autofill": figures["login_decisions_autofill"],
+        "login_decisions_password": figures["login_decisions_password"],
     }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 TIMEOUT_SECONDS = 10
 # A sign-in by password must not wait long on the passkey service: its report is best effort.
 SIGN_IN_REPORT_TIMEOUT_SECONDS = 2
+# The sign-in page shows its password form while it waits for a login decision, and keeps it if none comes.
+LOGIN_DECISION_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -65,6 +67,31 @@ class PasskeyServiceClient:
         if ip:
             body["ip"] = ip
         return self._call("POST", "/v1/authentications/finish", body)
+
+    # --- which sign-in the page leads with ---
+
+    def login_decision(
+        self,
+        *,
+        user_agent: str,
+        user_id: str | None = None,
+        capabilities: dict | None = None,
+        platform_authenticator_available: bool | None = None,
+        device_credential_ids: list | None = None,
+    ) -> dict:
+        """The service's whole answer: `decision`, `reason`, and with a passkey or passkey_autofill decision the
+        start it made (`public_key`, `client_token`), which the page runs and the usual finish completes. What the
+        page could not learn is left out."""
+        body: dict[str, Any] = {"user_agent": user_agent}
+        if user_id:
+            body["user_id"] = user_id
+        if capabilities is not None:
+            body["capabilities"] = capabilities
+        if platform_authenticator_available is not None:
+            body["platform_authenticator_available"] = platform_authenticator_available
+        if device_credential_ids is not None:
+            body["device_credential_ids"] = device_credential_ids
+        return self._call("POST", "/v1/login-decisions", body, timeout=LOGIN_DECISION_TIMEOUT_SECONDS)
 
     # --- credentials ---
 

@@ -109,6 +109,42 @@ def passkey_request_options(*, client: PasskeyServiceClient, username: str = "",
     return {"public_key": options, "client_token": started.get("client_token")}
 
 
+def login_decision_ask(
+    *,
+    client: PasskeyServiceClient,
+    user: DemoUser | None,
+    user_agent: str,
+    capabilities: object = None,
+    platform_authenticator_available: object = None,
+    device_credential_ids: object = None,
+) -> dict:
+    """Which sign-in the page leads with, as the service decides it, for the page: the decision, its reason, the
+    start it made (passed through: the one-tap button and autofill run it, the usual finish completes it) and the
+    name to greet `user` by.
+
+    `user` is the account this browser last signed in to, or None: never a name someone typed. A decision says
+    whether an account has passkeys, which the sign-in options hide from anonymous visitors (§14.6.2, above); the
+    browser that signed in as the user already knows. The ids of passkeys used on this device go along only with
+    that user, the one thing they are compared with.
+    """
+    answer = client.login_decision(
+        user_id=str(user.user_id) if user else None,
+        user_agent=user_agent,
+        capabilities=capabilities if isinstance(capabilities, dict) else None,
+        platform_authenticator_available=(
+            platform_authenticator_available if isinstance(platform_authenticator_available, bool) else None
+        ),
+        device_credential_ids=device_credential_ids if user and isinstance(device_credential_ids, list) else None,
+    )
+    return {
+        "decision": answer["decision"],
+        "reason": answer["reason"],
+        "public_key": answer.get("public_key"),
+        "client_token": answer.get("client_token"),
+        "user": {"name": user.name_shown} if user else None,
+    }
+
+
 def _imaginary_credential_id(username: str) -> str:
     """The same 32 bytes for a name each time (a random one per request would give it away)."""
     digest = hmac.new(settings.SECRET_KEY.encode(), b"demo-credential:" + _normalized(username).encode(), "sha256")
@@ -143,13 +179,13 @@ def passkey_sign_in_finish(
     """Let the service verify the assertion, check its login token offline, and find our user."""
     result = client.authentication_finish(credential=credential, user_agent=user_agent, ip=ip)
     claims = login_token_verify(client=client, token=result["token"])
-    user = _demo_user_by_user_id(claims["sub"])
+    user = demo_user_by_user_id(claims["sub"])
     if user is None:
         raise DemoError("This passkey belongs to an account that no longer exists.", code="account_not_found")
     return PasskeySignIn(user=user, claims=claims)
 
 
-def _demo_user_by_user_id(user_id: str) -> DemoUser | None:
+def demo_user_by_user_id(user_id: str) -> DemoUser | None:
     """Ours are UUIDs; the tenant may hold other users too (scripts/serve seeds some)."""
     try:
         return DemoUser.objects.filter(user_id=uuid.UUID(user_id)).first()

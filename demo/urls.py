@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/registrations/start", views.registration_start, name="registration-start"),
     path("api/registrations/finish", views.registration_finish, name="registration-finish"),
     path("api/automatic-upgrade", views.automatic_upgrade, name="automatic-upgrade"),
+    path("api/login-decision", views.login_decision, name="login-decision"),
     path("api/authentications/start", views.authentication_start, name="authentication-start"),
     path("api/authentications/finish", views.authentication_finish, name="authentication-finish"),
     path("api/passkeys/<str:credential_id>", views.passkey_detail, name="passkey"),

@@ -24,6 +24,7 @@ from core.ratelimit import rate_limit_hit
 from .client import PasskeyServiceClient, ServiceError
 from .forms import PasskeyNameForm, ProfileForm, SignInForm, SignUpForm
 from .models import DemoUser
+from .remembered import forget, remember, remembered_cookie_sent, remembered_user
 from .services import (
     DemoError,
     automatic_upgrade_finish,
@@ -31,6 +32,7 @@ from .services import (
     demo_user_authenticate,
     demo_user_create,
     demo_user_rename,
+    login_decision_ask,
     owned_credential_check,
     passkey_request_options,
     passkey_sign_in_finish,
@@ -174,7 +176,7 @@ def signin_page(request: HttpRequest) -> HttpResponse:
         user = demo_user_authenticate(username=form.cleaned_data["username"], password=form.cleaned_data["password"])
         if user is not None:
             _password_sign_in(request, user, form)
-            return redirect("demo:account")
+            return remember(redirect("demo:account"), user)
         error = "Wrong username or password."
     return render(request, "demo/signin.html", {"form": form, "error": error}, status=400 if error else 200)
 
@@ -194,7 +196,7 @@ def signup_page(request: HttpRequest) -> HttpResponse:
             form.add_error("username", error.detail)
         else:
             _password_sign_in(request, user, form)
-            return redirect("demo:account")
+            return remember(redirect("demo:account"), user)
     return render(request, "demo/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -322,6 +324,29 @@ def authentication_start(request: HttpRequest, body: dict) -> JsonResponse:
     return JsonResponse(started)
 
 
+@require_http_methods(["POST", "DELETE"])
+@endpoint(signed_in=False)
+def login_decision(request: HttpRequest, body: dict) -> HttpResponse:
+    """POST: which sign-in the page leads with, for the user who last signed in on this browser, else for an
+    anonymous visitor (a name in the body is never asked about). DELETE: "Use another account", forget that user."""
+    if request.method == "DELETE":
+        return forget(HttpResponse(status=204))
+    _anonymous_rate_limit(request)
+    user = remembered_user(request)
+    answer = login_decision_ask(
+        client=_client(request),
+        user=user,
+        user_agent=request.headers.get("User-Agent", ""),
+        capabilities=body.get("capabilities"),
+        platform_authenticator_available=body.get("platform_authenticator_available"),
+        device_credential_ids=body.get("device_credential_ids"),
+    )
+    response = JsonResponse(answer)
+    if user is None and remembered_cookie_sent(request):
+        forget(response)  # forged, expired, or an account that is gone: nothing to greet next time either
+    return response
+
+
 @require_POST
 @endpoint(signed_in=False)
 def authentication_finish(request: HttpRequest, body: dict) -> JsonResponse:
@@ -333,7 +358,7 @@ def authentication_finish(request: HttpRequest, body: dict) -> JsonResponse:
         ip=client_ip(request),
     )
     _session_start(request, sign_in.user, method="passkey", claims=sign_in.claims)
-    return JsonResponse({"redirect": "/demo/account/"})
+    return remember(JsonResponse({"redirect": "/demo/account/"}), sign_in.user)
 
 
 @require_http_methods(["PATCH", "DELETE"])

@@ -2,7 +2,9 @@
 
 Users sign in with passwords and other methods; a staged nudge rollout prompts them to create
 passkeys on the devices they use; later, automatic upgrades let capable browsers make one silently
-after a password sign-in. Those with a passkey sign in with it from then on, with the odd failure,
+after a password sign-in. Before each sign-in the page asks which sign-in to lead with (a passkey for a
+returning user with one usable there, autofill for a visitor it does not know, else a password), so passkey-first
+decisions rise with adoption. Those with a passkey sign in with it from then on, with the odd failure,
 and now and then from another device (a phone over hybrid, a security key). Their browsers report how
 each ceremony ended, how long it took and what they can do (autofill, silent creation, hybrid). Passkeys
 carry what a registration under the FIDO metadata would record: synced ones no attestation, security keys
@@ -66,8 +68,10 @@ def demo_history_seed(
     else:
         rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not secrets)
         browser_rng = random.Random(f"browser:{seed}")  # noqa: S311 (the browsers' side of the same history)
+        pages_rng = random.Random(f"pages:{seed}")  # noqa: S311 (the sign-in pages' side)
         with transaction.atomic():  # all or nothing, so that a later run never sees half a history
-            Simulation(tenant=tenant, rng=rng, browser_rng=browser_rng).run(users=users, first=first, days=days)
+            simulation = Simulation(tenant=tenant, rng=rng, browser_rng=browser_rng, pages_rng=pages_rng)
+            simulation.run(users=users, first=first, days=days)
         adoption_metrics_compute_range(first=first, last=today, tenants=[tenant])
     return SeedResult(
         tenant=tenant,

@@ -146,3 +146,9 @@ CEREMONY_SECONDS = {"platform": (2.4, 0.45), "cross-platform": (8.0, 0.5), "canc
                     "no_credential": (0.5, 0.4), "error": (1.5, 0.6)}  # fmt: skip
 # Autofill offered and left for a password: the page aborts the pending request, and often unloads before it reports.
 AUTOFILL_ABORT_REPORTED = 0.7
+
+# Login decisions (POST /v1/login-decisions): how often a sign-in page knows who is signing in before it asks, in a
+# browser the user has signed in from before (a remembered username) and in one they have not; and how often a user
+# whose passkey failed in the browser tries it twice more before taking their password.
+PAGE_KNOWS_USER = {True: 0.75, False: 0.2}
+TRIES_AGAIN = 0.5

@@ -4,7 +4,9 @@ The ceremony services stamp `now`, so a passkey ceremony's events are recorded w
 `event_record(occurred_at=...)` as the recorder would (mediation, attachment, the ceremony's ref and the
 nudge a registration accepted included), and its credential is stored with `credential_import`. For the same
 reason an automatic upgrade is offered here by the sign-in service's rule rather than by the service,
-whose offer is a real registration start. What happens in the browser, and its report of it, is `browsers`'.
+whose offer is a real registration start, and a login decision is the selector's (`login_decision_for`) rather
+than the service's. What happens in the browser, and its report of it, is `browsers`'; what the sign-in page
+asks before a sign-in, `pages`'.
 """
 
 from __future__ import annotations
@@ -22,8 +24,18 @@ from passkeys.models import AttestationVerdict, CreatedVia, Credential, PasskeyU
 from passkeys.services.credentials import credential_import
 from tenants.models import Tenant
 
-from ..models import ClientOutcome, Event, EventType, Nudge, NudgeOutcome, NudgeSchedule
+from ..models import (
+    ClientOutcome,
+    Event,
+    EventType,
+    LoginDecision,
+    LoginDecisionReason,
+    Nudge,
+    NudgeOutcome,
+    NudgeSchedule,
+)
 from ..platforms import passkey_usable_on
+from ..selectors import LoginDecided
 from ..services.events import event_record
 from ..services.nudges import (
     nudge_after_passkey_sign_in,
@@ -33,6 +45,7 @@ from ..services.nudges import (
     sign_in_record,
 )
 from .browsers import Browsers
+from .pages import SignInPages
 from .population import (
     ACTIVITY,
     AUTHENTICATION_FAILURES,
@@ -65,6 +78,8 @@ CONDITIONAL = "conditional"  # the mediation of an automatic upgrade's registrat
 PLATFORM, CROSS_PLATFORM = "platform", "cross-platform"
 SIGN_IN_REPORT, REGISTRATION_REPORT = EventType.AUTHENTICATION_CLIENT_OUTCOME, EventType.REGISTRATION_CLIENT_OUTCOME
 SUCCEEDED, ABORTED = ClientOutcome.SUCCEEDED, ClientOutcome.ABORTED
+# Password decisions after which the page offers no passkey at all: WebAuthn looks unavailable, or it just failed.
+STEERED = {LoginDecisionReason.WEBAUTHN_UNAVAILABLE, LoginDecisionReason.RECENT_FAILURES}
 
 
 @dataclass
@@ -125,10 +140,13 @@ class _Visit:
 class Simulation:
     """Walks the days in order and each day's sign-ins in time order, so each service sees a plausible past."""
 
-    def __init__(self, *, tenant: Tenant, rng: random.Random, browser_rng: random.Random) -> None:
+    def __init__(
+        self, *, tenant: Tenant, rng: random.Random, browser_rng: random.Random, pages_rng: random.Random
+    ) -> None:
         self.tenant, self.rng = tenant, rng
         self.now = timezone.now()
         self.browsers = Browsers(tenant=tenant, rng=browser_rng, now=self.now)
+        self.pages = SignInPages(tenant=tenant, rng=pages_rng, browsers=self.browsers, now=self.now)
         self.policy = nudge_policy_for(tenant)
         self.target_rollout = self.policy.rollout_percent
         self.key_models = itertools.cycle(SECURITY_KEY_MODELS)
@@ -232,56 +250,69 @@ class Simulation:
         # Once passkeys have launched, some new accounts start with one (or fall back to a password).
         if signs_up and ready and self.policy.rollout_percent and rng.random() < 0.5 and self._register(visit, at):
             return
+        # A sign-in page (not a sign-up) first asks which sign-in to lead with; the user mostly follows.
+        decided, ref = (None, "") if signs_up else self.pages.decide(visit, at)
+        offered = decided is None or decided.reason not in STEERED
         passkey = user.passkey_on(device.os)
-        if passkey is not None and rng.random() < 0.8 + 0.15 * progress:
-            self._passkey_sign_in(visit, passkey, at, progress)
+        if passkey is not None and offered and rng.random() < 0.8 + 0.15 * progress:
+            self._passkey_sign_in(visit, passkey, at, progress, decided=decided, ref=ref)
             return
-        if passkey is None and (elsewhere := user.passkey_elsewhere(device)) is not None:
+        if passkey is None and offered and (elsewhere := user.passkey_elsewhere(device)) is not None:
             # A security key is the user's passkey; a phone is fetched only now and then.
             usual = elsewhere.credential.authenticator_attachment == CROSS_PLATFORM
             if rng.random() < (0.8 + 0.15 * progress if usual else PHONE_OVER_HYBRID):
-                self._passkey_sign_in(visit, elsewhere, at, progress, attachment=CROSS_PLATFORM)
+                self._passkey_sign_in(visit, elsewhere, at, progress, CROSS_PLATFORM, decided=decided, ref=ref)
                 return
-        autofill = rng.random() < 0.15  # passkey autofill was offered, and the user typed a password instead
         signed_in = self._later(at, 5, 30)
-        if autofill:
-            ref = browsers.ref()
-            self._event(EventType.AUTHENTICATION_STARTED, at, mediation=CONDITIONAL, ceremony_ref=ref)
+        if decided is not None and decided.decision == LoginDecision.PASSKEY_AUTOFILL:
+            # Passkey autofill was offered, and the user typed a password instead.
             if browsers.chance(AUTOFILL_ABORT_REPORTED):  # the page aborted the request it no longer needs
                 seconds = (signed_in - at).total_seconds()
                 browsers.report(SIGN_IN_REPORT, visit, at, ABORTED, seconds, ref=ref, mediation=CONDITIONAL)
         self._other_sign_in(visit, signed_in, progress)
 
     def _passkey_sign_in(
-        self, visit: _Visit, passkey: _Passkey, at: datetime, progress: float, attachment: str = PLATFORM
-    ) -> None:
-        rng, browsers, user_id = self.rng, self.browsers, visit.user.user_id
-        ref = browsers.ref()
-        self._event(EventType.AUTHENTICATION_STARTED, at, ceremony_ref=ref)
+        self, visit: _Visit, passkey: _Passkey, at: datetime, progress: float, attachment: str = PLATFORM, *,
+        decided: LoginDecided | None = None, ref: str = "",
+    ) -> None:  # fmt: skip
+        """A passkey sign-in in the ceremony the page's decision started (`ref`): bound to the user after a passkey
+        decision, autofill after an autofill one; without either, the user pressed "Sign in with a passkey"."""
+        rng, browsers, pages, user_id = self.rng, self.browsers, self.pages, visit.user.user_id
+        leads = decided.decision if decided is not None else None
+        bound = user_id if leads == LoginDecision.PASSKEY else None  # its client token names the user
+        mediation = CONDITIONAL if leads == LoginDecision.PASSKEY_AUTOFILL else None
+        if not ref:
+            ref = pages.started(at)
         roll = rng.random()
         if roll < 0.03:  # the browser's sheet ended without a passkey (nothing reaches the server): a password instead
             outcome = browsers.pick(SIGN_IN_CLIENT_FAILURES)
-            ended = browsers.report(SIGN_IN_REPORT, visit, at, outcome, browsers.given_up_seconds(outcome), ref=ref)
+            ended = browsers.report(SIGN_IN_REPORT, visit, at, outcome, browsers.given_up_seconds(outcome), ref=ref,
+                                    user_id=bound, mediation=mediation)  # fmt: skip
+            if bound and (tried := pages.tried_again(visit, ended)) is not None:
+                ended = tried + timedelta(seconds=2)
+                pages.decide(visit, ended, identified=True)  # the page reloads and asks again
             self._other_sign_in(visit, max(self._later(at, 15, 60), ended + timedelta(seconds=5)), progress)
             return
         if roll < 0.065:  # the browser had a passkey's answer, and the server refused it
             code = _pick(rng, AUTHENTICATION_FAILURES)
             known = code in IDENTIFIED
             seconds = browsers.seconds(attachment, rng.random())
-            at = browsers.report(SIGN_IN_REPORT, visit, at, SUCCEEDED, seconds, ref=ref) + browsers.round_trip()
+            at = browsers.report(SIGN_IN_REPORT, visit, at, SUCCEEDED, seconds, ref=ref, user_id=bound,
+                                 mediation=mediation) + browsers.round_trip()  # fmt: skip
             self._event(EventType.AUTHENTICATION_FAILED, at, visit, user_id=user_id if known else None, code=code,
                         passkey=passkey if known else None)  # fmt: skip
             if rng.random() < 0.4:
                 self._other_sign_in(visit, self._later(at, 20, 90), progress)
                 return
-            at = self._later(at, 10, 60)
-            ref = browsers.ref()
-            self._event(EventType.AUTHENTICATION_STARTED, at, ceremony_ref=ref)
+            at, mediation = self._later(at, 10, 60), None  # tried again with the page's passkey button
+            ref = pages.started(at, user_id=bound)
         seconds = browsers.seconds(attachment, rng.random())  # a phone over hybrid or a security key takes longer
-        at = browsers.report(SIGN_IN_REPORT, visit, at, SUCCEEDED, seconds, ref=ref) + browsers.round_trip()
+        at = browsers.report(SIGN_IN_REPORT, visit, at, SUCCEEDED, seconds, ref=ref, user_id=bound,
+                             mediation=mediation) + browsers.round_trip()  # fmt: skip
         self._event(EventType.AUTHENTICATION_SUCCEEDED, at, visit, user_id=user_id, passkey=passkey,
-                    attachment=attachment, ceremony_ref=ref)  # fmt: skip
+                    attachment=attachment, mediation=mediation, ceremony_ref=ref)  # fmt: skip
         passkey.credential.last_used_at = at
+        pages.remember(visit, bytes(passkey.credential.credential_id))
         if attachment == CROSS_PLATFORM:  # the sign-in answer may prompt for a passkey on this device
             decision = nudge_after_passkey_sign_in(
                 tenant=self.tenant, user_id=user_id, attachment=attachment, user_agent=visit.agent,
@@ -408,6 +439,7 @@ class Simulation:
         )
         passkey = _Passkey(credential=credential, os=visit.device.os, mobile=visit.device.mobile)
         visit.user.passkeys.append(passkey)
+        self.pages.remember(visit, bytes(credential.credential_id))
         nudge_id = None
         if not automatic:
             nudge_id = nudges_accept_on_registration(tenant=self.tenant, user_id=user_id, now=min(at, self.now))

@@ -133,6 +133,15 @@ class AdoptionDaySerializer(serializers.Serializer):
     authentication_ms_p95 = serializers.IntegerField(
         allow_null=True, help_text="95th percentile of the same durations (nearest rank); null when there were none."
     )
+    login_decisions_passkey = serializers.IntegerField(
+        help_text='Login decisions (POST /v1/login-decisions) that led with a passkey: decision "passkey".'
+    )
+    login_decisions_autofill = serializers.IntegerField(
+        help_text='Login decisions that led with passkey autofill: decision "passkey_autofill".'
+    )
+    login_decisions_password = serializers.IntegerField(
+        help_text='Login decisions that led with another way to sign in (a password form): decision "password".'
+    )
 
 
 @extend_schema_serializer(component_name="AdoptionReport")
@@ -160,6 +169,12 @@ class AdoptionReportSerializer(serializers.Serializer):
                     "capability name (e.g. conditionalGet, hybridTransport, extension:prf) counts those that said "
                     "true; its share of the reports is its count / reported. Names no report said true of are "
                     "left out.",
+                ),
+                (
+                    "login_decision_reasons",
+                    "Login decisions by reason (webauthn_unavailable, recent_failures, remembered_on_device, "
+                    "usable_on_platform, no_passkey_for_platform, no_passkey, conditional_ui_available, "
+                    "conditional_ui_unavailable); a reason no decision gave is left out.",
                 ),
             )
         },

@@ -25,9 +25,12 @@ DESIGN_DAY_KEYS = {
     # v1.1
     "automatic_upgrades_offered", "automatic_upgrades_completed", "cross_device_sign_ins",
     "client_cancellations", "client_errors", "authentication_ms_p50", "authentication_ms_p95",
+    "login_decisions_passkey", "login_decisions_autofill", "login_decisions_password",
 }  # fmt: skip
 PERCENTILES = {"authentication_ms_p50", "authentication_ms_p95"}  # null on a day without a timed sign-in
-BREAKDOWN_KEYS = ("os", "browser", "provider", "creation_path", "client_outcomes", "capabilities")
+BREAKDOWN_KEYS = (
+    "os", "browser", "provider", "creation_path", "client_outcomes", "capabilities", "login_decision_reasons",
+)  # fmt: skip
 NO_BREAKDOWNS = {key: {} for key in BREAKDOWN_KEYS}
 ADDED_RATES = {"registration_completion_rate", "authentication_success_rate", "nudge_conversion_rate"}
 
@@ -82,6 +85,7 @@ def test_report_has_the_documented_shape(api):
         "creation_path": {},
         "client_outcomes": {},
         "capabilities": {},
+        "login_decision_reasons": {},
     }
 
 

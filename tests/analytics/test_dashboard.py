@@ -400,6 +400,8 @@ def test_upgrade_panels_say_so_when_there_is_nothing_to_draw(analyst_a, tenant_a
         "cross-device": "No passkey sign-ins in this range.",
         "login-ends": "No passkey sign-ins started in this range.",
         "capabilities": "No sign-in reports with capabilities in this range.",
+        "passkey-first": "No login decisions in this range.",
+        "decision-reasons": "No login decisions in this range.",
     }
     assert all(not panel["bars"] for panel in shown.values())
     assert shown["automatic-upgrades"]["pill"] == "0.0 % completed"

@@ -29,7 +29,13 @@ BAR_PANELS = {
     "cross-device": ["same_device", "cross_device"],
     "login-ends": ["started", "succeeded", "cancelled", "no_credential", "timed_out", "error", "aborted", "no_report"],
     "capabilities": ["conditionalGet", "conditionalCreate", "hybridTransport"],
-}
+    "passkey-first": [],  # lines, not bars
+    "decision-reasons": [
+        "remembered_on_device", "usable_on_platform", "conditional_ui_available", "no_passkey_for_platform",
+        "no_passkey", "recent_failures", "conditional_ui_unavailable", "webauthn_unavailable",
+    ],
+}  # fmt: skip
+ROWS = {"decision-reasons"}  # bars laid along x: as long as their share of the largest
 # How a passkey sign-in ends in the browser, by weight; the server hears only of those with a passkey's answer.
 CLIENT_ENDS = {"succeeded": 85, "cancelled": 6, "no_credential": 4, "timed_out": 2, "error": 2, None: 1}
 
@@ -72,6 +78,7 @@ CLIENTS = [
 ]
 
 NOT_SUMMED = {"date", "authentication_ms_p50", "authentication_ms_p95"}  # not counts, and null on untimed days
+DECISIONS = ("login_decisions_passkey", "login_decisions_autofill", "login_decisions_password")
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread needs committed rows
 
@@ -96,6 +103,7 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
         for user, client in clients.items():
             if user in with_passkey:
                 if rng.random() < 0.5:
+                    _decided(tenant, client, at, "passkey", "remembered_on_device" if ago % 3 else "usable_on_platform")
                     failed, cross_device = rng.random() < 0.08, rng.random() < 0.1
                     ended = rng.choices(list(CLIENT_ENDS), weights=list(CLIENT_ENDS.values()))[0]
                     duration = round(rng.lognormvariate(7.8, 0.45))  # about 2.4 s
@@ -105,9 +113,12 @@ def history_seed(tenant, *, days: int = DAYS, first_users: int = 30, new_per_day
             if not user.startswith(f"user-{ago}-") and rng.random() > 0.3:
                 continue  # not every user signs in every day
             if rng.random() < 0.1:  # passkey autofill offered, a password typed instead
+                _decided(tenant, client, at, "passkey_autofill", "conditional_ui_available")
                 event_record(tenant=tenant, type=EventType.AUTHENTICATION_STARTED, occurred_at=at,
                              mediation="conditional")  # fmt: skip
                 _report(tenant, client, at, "aborted", 9000, mediation="conditional")
+            else:
+                _decided(tenant, client, at, "password", "no_passkey" if client[3] else "webauthn_unavailable")
             decision = sign_in_record(
                 tenant=tenant, user_id=user, method=rng.choice(["password", "password", "otp", "magic_link"]),
                 user_agent=client[0], platform_authenticator_available=rng.random() < 0.8, now=at,
@@ -144,6 +155,12 @@ def _registration(tenant, user: str, client: tuple, at, *, made: bool, **recorde
     event_record(tenant=tenant, type=EventType.REGISTRATION_SUCCEEDED, user_id=user, user_agent=client[0],
                  provider=client[2], occurred_at=at, **recorded)  # fmt: skip
     return True
+
+
+def _decided(tenant, client: tuple, at, decision: str, reason: str) -> None:
+    """The login decision the sign-in page asked for (POST /v1/login-decisions records this event)."""
+    event_record(tenant=tenant, type=EventType.LOGIN_DECIDED, user_agent=client[0], method=decision, code=reason,
+                 occurred_at=at)  # fmt: skip
 
 
 def _report(tenant, client: tuple, at, outcome: str, duration: int, **columns) -> None:
@@ -194,6 +211,18 @@ return Array.from(document.querySelectorAll("[data-panel]")).map(function (panel
     }),
   };
 });
+"""
+
+LINE_STATE = """
+var lines = {};
+document.querySelectorAll('[data-panel="passkey-first"] g[data-series]').forEach(function (series) {
+  lines[series.getAttribute("data-series")] = Array.from(series.querySelectorAll("circle")).map(function (point) {
+    var box = point.getBoundingClientRect();
+    return {date: point.getAttribute("data-date"), value: Number(point.getAttribute("data-value")),
+            width: box.width, top: box.top};
+  });
+});
+return lines;
 """
 
 CHART_STATE = """
@@ -276,7 +305,7 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
     assert embedded == report
 
     # The server-drawn bars: on screen, in order, each the report's total and as tall as its share of the largest.
-    paths = report["breakdowns"]["creation_path"]
+    paths, reasons = report["breakdowns"]["creation_path"], report["breakdowns"]["login_decision_reasons"]
     outcomes, capabilities = report["breakdowns"]["client_outcomes"], report["breakdowns"]["capabilities"]
     started = total["authentications_started"]
     ends = [outcomes.get(key, 0) for key in ("succeeded", "cancelled", "no_credential", "timed_out")]
@@ -291,19 +320,43 @@ def test_dashboard_draws_every_chart_with_the_reports_numbers(browser, live_serv
         ],
         "creation-paths": [paths.get(key, 0) for key in BAR_PANELS["creation-paths"]],
         "cross-device": [total["passkey_sign_ins"] - total["cross_device_sign_ins"], total["cross_device_sign_ins"]],
+        "passkey-first": [],
+        "decision-reasons": [reasons.get(key, 0) for key in BAR_PANELS["decision-reasons"]],
     }
     drawn = {state["panel"]: state["bars"] for state in browser.execute_script(BAR_STATE)}
     assert {panel: [bar["bar"] for bar in bars] for panel, bars in drawn.items()} == BAR_PANELS
     for panel, bars in drawn.items():
         assert [bar["value"] for bar in bars] == expected[panel], panel
-        assert all(value > 0 for value in expected[panel]), f"{panel} has an empty bar: {expected[panel]}"
+        if not bars:
+            continue
+        # Every bar has a count, except reasons no decision gave (the seeded pages give some of them only).
+        assert all(value > 0 for value in expected[panel]) or panel in ROWS, f"{panel} has an empty bar"
+        length = "width" if panel in ROWS else "height"
         tallest = max(bars, key=lambda bar: bar["value"])
-        assert tallest["width"] > 20 and tallest["height"] > 100, f"{panel} is not on screen: {tallest}"
+        assert tallest["width"] > 20 and tallest["height"] > 8, f"{panel} is not on screen: {tallest}"
+        assert tallest[length] > 100, f"{panel} is not on screen: {tallest}"
         # Capabilities are shares: a bar is as tall as its count's share of the reports that carried capabilities.
         full = capabilities["reported"] if panel == "capabilities" else tallest["value"]
-        height = tallest["height"] * full / tallest["value"]
+        size = tallest[length] * full / tallest["value"]
         for bar in bars:
-            assert bar["height"] == pytest.approx(height * bar["value"] / full, abs=2), bar
+            assert bar[length] == pytest.approx(size * bar["value"] / full, abs=2), bar
+
+    # The passkey-first lines: a point on every day with decisions (each its share) and with sign-ins, on screen.
+    lines = browser.execute_script(LINE_STATE)
+    decided = {day["date"]: sum(day[name] for name in DECISIONS) for day in days}
+    led = {day["date"]: day["login_decisions_passkey"] + day["login_decisions_autofill"] for day in days}
+    assert {point["date"]: point["value"] for point in lines["passkey_first"]} == {
+        date: round(led[date] / count, 4) for date, count in decided.items() if count
+    }
+    assert len(lines["passkey_sign_in_rate"]) == sum(1 for day in days if day["sign_ins"])
+    for points in lines.values():
+        assert all(point["width"] > 2 for point in points), points
+        # Higher shares are drawn higher: compare the lowest and highest points.
+        low, high = min(points, key=lambda p: p["value"]), max(points, key=lambda p: p["value"])
+        assert low["value"] == high["value"] or low["top"] > high["top"]
+    # Adoption rises over the weeks, and so does the share of decisions that lead with a passkey.
+    shares = [point["value"] for point in lines["passkey_first"]]
+    assert sum(shares[-7:]) / 7 > sum(shares[:7]) / 7, shares
 
     console = console_log(browser)
     severe = [entry for entry in console if entry["level"] == "SEVERE"]

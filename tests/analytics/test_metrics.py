@@ -68,8 +68,9 @@ ZERO_DAY = {
     "nudges_shown": 0, "nudges_accepted": 0, "nudges_dismissed": 0,
     "automatic_upgrades_offered": 0, "automatic_upgrades_completed": 0, "cross_device_sign_ins": 0,
     "client_cancellations": 0, "client_errors": 0, "authentication_ms_p50": None, "authentication_ms_p95": None,
+    "login_decisions_passkey": 0, "login_decisions_autofill": 0, "login_decisions_password": 0,
     "os_breakdown": {}, "browser_breakdown": {}, "provider_breakdown": {}, "creation_path_breakdown": {},
-    "client_outcome_breakdown": {}, "capability_breakdown": {},
+    "client_outcome_breakdown": {}, "capability_breakdown": {}, "login_decision_reason_breakdown": {},
 }  # fmt: skip
 EXPECTED = {
     D1: {**ZERO_DAY, "users": 3, "passkey_users": 1, "sign_ins": 3, "passkey_sign_ins": 1,
@@ -207,6 +208,7 @@ def test_report_days_and_breakdowns_match_the_stored_rows(computed, history):
         "creation_path": {"other": 2},
         "client_outcomes": {},
         "capabilities": {},
+        "login_decision_reasons": {},
     }
 
 

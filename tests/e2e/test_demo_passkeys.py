@@ -104,11 +104,14 @@ def test_passkey_sign_in_with_the_button(demo, virtual_authenticator, ada, brows
     [after] = demo.credentials(ada)
     assert after["sign_count"] == before["sign_count"] + 1 == virtual_authenticator.credentials()[0].sign_count
     assert datetime.fromisoformat(after["last_used_at"]) >= datetime.fromisoformat(after["created_at"])
-    starts = Event.objects.filter(tenant=demo.tenant, type=EventType.AUTHENTICATION_STARTED).order_by("occurred_at")
-    # Bound to the user when the username was given, else discoverable (the user known only at finish).
-    assert starts.last().user_id == (str(ada.user_id) if with_username else "")
     succeeded = Event.objects.get(tenant=demo.tenant, type=EventType.AUTHENTICATION_SUCCEEDED)
     assert succeeded.user_id == str(ada.user_id) and bytes(succeeded.credential_id) == b64url_decode(after["id"])
+    # The button's start (the page's login decision made one too, for the one tap): bound to the user when the
+    # username was given, else discoverable (the user known only at finish).
+    used = Event.objects.get(
+        tenant=demo.tenant, type=EventType.AUTHENTICATION_STARTED, ceremony_ref=succeeded.ceremony_ref
+    )
+    assert used.user_id == (str(ada.user_id) if with_username else "")
     assert not console_errors(browser)
 
 
@@ -119,12 +122,14 @@ def test_passkey_autofill_signs_in_from_the_username_field(demo, virtual_authent
     site.sign_in_with_password("ada", PASSWORD)
     site.create_passkey_on_settings()
     [before] = demo.credentials(ada)
-    last_before = Event.objects.filter(tenant=demo.tenant).latest("pk").pk
 
-    # Signing out lands on the sign-in page, whose username field offers the passkey as autofill
-    # (mediation "conditional"); Chromium's virtual authenticator picks the suggestion by itself.
-    # Nothing is clicked or typed.
+    # Signing out lands on the sign-in page, which leads with Ada's one tap (this browser remembers her); another
+    # account is a visitor the site does not know, whose username field offers the passkey as autofill (mediation
+    # "conditional"); Chromium's virtual authenticator picks the suggestion by itself. Nothing is typed.
     site.sign_out()
+    site.wait_until(lambda d: site.find("#signin").get_attribute("data-decision") == "passkey", "Ada's one tap")
+    last_before = Event.objects.filter(tenant=demo.tenant).latest("pk").pk
+    site.find("#use-another-account").click()
     signed_in_with_passkey(demo, ada)
     screenshot(browser, "demo-account-passkey")
     [after] = demo.credentials(ada)
@@ -132,6 +137,7 @@ def test_passkey_autofill_signs_in_from_the_username_field(demo, virtual_authent
     new = Event.objects.filter(tenant=demo.tenant, pk__gt=last_before).order_by("pk")
     assert [(e.type, e.user_id) for e in new.exclude(type=EventType.AUTHENTICATION_CLIENT_OUTCOME)] == [
         (EventType.AUTHENTICATION_STARTED, ""),  # conditional requests are discoverable: no allowCredentials
+        (EventType.LOGIN_DECIDED, ""),  # asked anonymously: the start is the decision's, which autofill ran
         (EventType.AUTHENTICATION_SUCCEEDED, str(ada.user_id)),
     ]
     # And the browser's own account of it, from passkeys.js (it races the finish, so it is waited for).

@@ -16,22 +16,28 @@ def embedded_report(response) -> dict:
 
 
 class _Panels(HTMLParser):
-    """The server-drawn panels: each one's pill, empty message, and bars as {key: value}."""
+    """The server-drawn panels: each one's pill, empty message, bars (and rows) as {key: value}, and a panel with
+    lines their points as {series: {date: share}}."""
 
     def __init__(self) -> None:
         super().__init__()
         self.panels: dict[str, dict] = {}
         self._panel: dict | None = None
         self._in: str | None = None
+        self._series: dict | None = None
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag == "article":
-            self._panel = None
+            self._panel, self._series = None, None
             if "data-panel" in attributes:
                 self._panel = self.panels.setdefault(attributes["data-panel"], {"pill": "", "empty": "", "bars": {}})
         elif self._panel is not None and tag == "g" and "data-bar" in attributes:
             self._panel["bars"][attributes["data-bar"]] = int(attributes["data-value"])
+        elif self._panel is not None and tag == "g" and "data-series" in attributes:
+            self._series = self._panel.setdefault("lines", {}).setdefault(attributes["data-series"], {})
+        elif self._series is not None and tag == "circle" and "data-date" in attributes:
+            self._series[attributes["data-date"]] = float(attributes["data-value"])
         elif self._panel is not None and "pill" in attributes.get("class", "").split():
             self._in = "pill"
         elif self._panel is not None and tag == "p" and attributes.get("class") == "empty":

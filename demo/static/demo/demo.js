@@ -8,6 +8,7 @@ import {
   forgetCredential,
   PasskeyError,
   register,
+  rememberedCredentialIds,
 } from "/static/passkeys/passkeys.js";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
@@ -67,8 +68,9 @@ async function createPasskey() {
   return (await api("POST", "registrations/finish", { credential })).credential;
 }
 
-async function signInWithPasskey({ username = "", mediation, signal } = {}) {
-  const { public_key, client_token } = await api("POST", "authentications/start", { username, mediation });
+// `started`: a start the page already has (a login decision's); else the site asks the service for one.
+async function signInWithPasskey({ username = "", mediation, signal, started } = {}) {
+  const { public_key, client_token } = started ?? (await api("POST", "authentications/start", { username, mediation }));
   const credential = await authenticate(public_key, { clientToken: client_token, mediation, signal });
   try {
     const { redirect } = await api("POST", "authentications/finish", { credential });
@@ -105,6 +107,32 @@ async function signalAccountState(signals) {
   await signal("signalCurrentUserDetails", { rpId, userId, name, displayName });
 }
 
+// --- what the browser can do, for the site and the service ---
+
+let platformAnswer;
+
+// isUserVerifyingPlatformAuthenticatorAvailable(), asked once per page; false where the browser cannot say.
+function platformAuthenticatorAvailable() {
+  platformAnswer ??= Promise.resolve()
+    .then(() => PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable())
+    .catch(() => false);
+  return platformAnswer;
+}
+
+// Which sign-in to lead with, decided by the service (POST /v1/login-decisions through the site), for the user who
+// last signed in on this browser (the site's signed cookie says who; the page never names anyone), else for an
+// anonymous visitor. The passkeys this browser used go along: one of theirs is the surest sign of a one-tap sign-in.
+async function loginDecision() {
+  const answered = { ...(await capabilities()) };
+  // A browser from before getClientCapabilities() answers the older question of autofill.
+  if (!("conditionalGet" in answered) && (await conditionalGetAvailable())) answered.conditionalGet = true;
+  return api("POST", "login-decision", {
+    capabilities: answered,
+    platform_authenticator_available: await platformAuthenticatorAvailable(),
+    device_credential_ids: rememberedCredentialIds(),
+  });
+}
+
 // --- pages ---
 
 // What the password forms tell the site (and it the service): whether this browser has a platform
@@ -117,42 +145,122 @@ async function capabilityFields() {
     const answered = await capabilities();
     conditional.value = "conditionalCreate" in answered ? String(answered.conditionalCreate) : "";
   }
-  if (platform) {
-    const available = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable().catch(() => false);
-    platform.value = String(available);
-  }
+  if (platform) platform.value = String(await platformAuthenticatorAvailable());
 }
 
+// Why a decision leads a user the page greets with the password form.
+const PASSWORD_LEAD_NOTES = {
+  recent_failures: "Your passkey has not worked on this device lately: sign in with your password.",
+  no_passkey_for_platform: "None of your passkeys works on this device yet: sign in with your password.",
+};
+
+// The sign-in page leads with what the login decision says: "passkey" is a one-tap "Continue with your passkey"
+// above the form (the decision's start, bound to the user this browser remembers), "passkey_autofill" passkeys in
+// the username field's suggestions, "password" the form alone. The form and the passkey button are always there.
 async function signinPage() {
-  // Passkey autofill: armed on load and again after the button's request, never straight after its
-  // own failure (a browser that answers at once would loop); the button and a reload remain.
+  const section = document.getElementById("signin");
+  const lead = document.getElementById("passkey-lead");
+  const oneTap = document.getElementById("passkey-continue");
+  const intro = document.getElementById("signin-intro");
+  const note = document.getElementById("decision-note");
+  const autofillIntro = intro.textContent;
+  // One WebAuthn request at a time: `conditional` stops the autofill request, `busy` is a button's ceremony.
   let conditional = null;
-  const armAutofill = async () => {
-    if (!(await conditionalGetAvailable())) return;
+  let busy = false;
+  let autofill = false; // what the decision asks for (or, without one, what the page always did)
+  let offered = null; // a passkey decision's start, until the one-tap button runs it
+
+  // Passkey autofill: armed with the decision's start, and with a new one after a button's failed request; never
+  // straight after its own failure (a browser that answers at once would loop); the button and a reload remain.
+  const armAutofill = async (started) => {
+    if (!autofill || busy || !(await conditionalGetAvailable())) return;
     const controller = (conditional = new AbortController());
     try {
-      await signInWithPasskey({ mediation: "conditional", signal: controller.signal });
+      await signInWithPasskey({ mediation: "conditional", signal: controller.signal, started });
     } catch (error) {
-      if (controller.signal.aborted) return; // the button took over
+      if (controller.signal.aborted) return; // a button took over
       // Closed, or left alone past the options' timeout: the page stays as it is, with the password form.
       if (["cancelled", "timed_out"].includes(error.outcome)) console.info("Passkey autofill closed:", error.message);
       else show(explain(error));
     }
   };
-  const button = document.getElementById("passkey-signin");
-  button.addEventListener("click", async () => {
-    conditional?.abort(); // one WebAuthn request at a time
-    button.disabled = true;
+
+  const follow = (answer) => {
+    section.dataset.decision = answer.decision;
+    section.dataset.reason = answer.reason;
+    const name = answer.user?.name;
+    lead.hidden = answer.decision !== "passkey";
+    document.getElementById("remembered-name").textContent = name || "";
+    note.hidden = !(name && answer.decision === "password"); // a user the page greets, led to the password
+    note.textContent = `Welcome back, ${name}. ${PASSWORD_LEAD_NOTES[answer.reason] || ""}`.trim();
+    intro.hidden = answer.decision === "passkey" || !note.hidden;
+    intro.textContent = answer.decision === "password" ? "Sign in with your username and password." : autofillIntro;
+    offered = answer.decision === "passkey" ? answer : null;
+    autofill = answer.decision === "passkey_autofill";
+    if (autofill) armAutofill(answer);
+  };
+
+  const decide = async () => {
+    let answer;
     try {
-      await signInWithPasskey({ username: document.getElementById("username").value.trim() });
+      answer = await loginDecision();
+    } catch (error) {
+      // Without a decision the page is what it always was: the form, autofill where the browser has it.
+      console.warn("No login decision:", error.message);
+      section.dataset.decision = "none";
+      autofill = true;
+      armAutofill();
+      return;
+    }
+    follow(answer);
+  };
+
+  // A button's ceremony stops the autofill request first, and after a failure autofill is armed again (when the
+  // decision asks for it).
+  const onClick = (element, ceremony) =>
+    element.addEventListener("click", async () => {
+      conditional?.abort();
+      busy = element.disabled = true;
+      let failed = false;
+      try {
+        await ceremony();
+      } catch (error) {
+        show(explain(error));
+        failed = true;
+      } finally {
+        busy = element.disabled = false;
+      }
+      if (failed) armAutofill();
+    });
+
+  // A start is good for one try (the library reports how it ended); the next tap asks the service again, which
+  // leads with the password form once this browser has failed the user three times.
+  onClick(oneTap, async () => {
+    let started = offered;
+    if (!started) {
+      const answer = await loginDecision();
+      follow(answer);
+      if (answer.decision !== "passkey") return;
+      started = answer;
+    }
+    offered = null;
+    await signInWithPasskey({ started });
+  });
+  onClick(document.getElementById("passkey-signin"), () =>
+    signInWithPasskey({ username: document.getElementById("username").value.trim() }),
+  );
+  document.getElementById("use-another-account").addEventListener("click", async () => {
+    lead.hidden = true;
+    offered = null;
+    try {
+      await api("DELETE", "login-decision"); // the site forgets who signed in here: the page asks anonymously
     } catch (error) {
       show(explain(error));
-      armAutofill();
-    } finally {
-      button.disabled = false;
     }
+    document.getElementById("username").focus();
+    await decide();
   });
-  armAutofill();
+  await decide();
 }
 
 // Automatic passkey upgrade (WebAuthn Level 3 conditional create): right after a password sign-in the
