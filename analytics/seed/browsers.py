@@ -12,7 +12,6 @@ import math
 import random
 from datetime import datetime, timedelta
 from statistics import NormalDist
-from typing import TYPE_CHECKING
 
 from core.encoding import b64url_encode
 from tenants.models import Tenant
@@ -20,9 +19,7 @@ from tenants.models import Tenant
 from ..models import ClientOutcome, Event
 from ..useragents import client_of
 from .population import CEREMONY_SECONDS, ERROR_NAMES, NO_REPORT
-
-if TYPE_CHECKING:
-    from .simulation import _Visit
+from .visitors import Visit
 
 
 class Browsers:
@@ -63,7 +60,7 @@ class Browsers:
             return self.tenant.challenge_timeout + self.rng.uniform(0.05, 0.5)
         return self.seconds(outcome)
 
-    def capabilities(self, visit: _Visit) -> dict[str, bool] | None:
+    def capabilities(self, visit: Visit) -> dict[str, bool] | None:
         """What getClientCapabilities() answers in this browser, the same on every visit; None in a browser without
         it (one that creates passkeys silently has it: that is how the page knew)."""
         key = (visit.user.user_id, visit.agent)
@@ -80,7 +77,7 @@ class Browsers:
                 }
         return self._capabilities[key]
 
-    def report(self, type: str, visit: _Visit, start: datetime, outcome: str, seconds: float, *, ref: str,
+    def report(self, type: str, visit: Visit, start: datetime, outcome: str, seconds: float, *, ref: str,
                user_id: str | None = None, mediation: str | None = None) -> datetime:  # fmt: skip
         """The browser's report of how the ceremony started at `start` ended, `seconds` later (user id where the
         ceremony was bound to one); a few pages never report. Returns when it ended in the browser."""

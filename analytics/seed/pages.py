@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from tenants.models import Tenant
 
@@ -22,9 +21,7 @@ from ..services.events import event_record
 from ..useragents import client_of
 from .browsers import Browsers
 from .population import PAGE_KNOWS_USER, SIGN_IN_CLIENT_FAILURES, TRIES_AGAIN
-
-if TYPE_CHECKING:
-    from .simulation import _Visit
+from .visitors import Visit
 
 CONDITIONAL = "conditional"
 
@@ -37,7 +34,7 @@ class SignInPages:
         self._seen: set[tuple[str, str]] = set()  # (user id, user agent): browsers that have shown the page
         self._remembered: dict[tuple[str, str], list[bytes]] = {}  # newest first, like the library's localStorage
 
-    def decide(self, visit: _Visit, at: datetime, *, identified: bool | None = None) -> tuple[LoginDecided, str]:
+    def decide(self, visit: Visit, at: datetime, *, identified: bool | None = None) -> tuple[LoginDecided, str]:
         """The decision for this page view, its event and its start; returns it with the start's ceremony ref ("" for
         a password decision). A browser the user has signed in from before (every browser of a customer from before
         the history) usually still knows who they are."""
@@ -78,12 +75,12 @@ class SignInPages:
                      ceremony_ref=ref, occurred_at=min(at, self.now))  # fmt: skip
         return ref
 
-    def remember(self, visit: _Visit, credential_id: bytes) -> None:
+    def remember(self, visit: Visit, credential_id: bytes) -> None:
         """A passkey used or made in this browser: the library remembers its id for the next decision."""
         key = (visit.user.user_id, visit.agent)
         self._remembered[key] = [credential_id, *(old for old in self._remembered.get(key, []) if old != credential_id)]
 
-    def tried_again(self, visit: _Visit, ended: datetime) -> datetime | None:
+    def tried_again(self, visit: Visit, ended: datetime) -> datetime | None:
         """After a passkey failed in the browser, now and then the user tries twice more, fails again, and the page
         reloads to ask anew (by now there may be enough failures to steer them to a password). Returns when the last
         try ended, or None when the user went straight to their password."""

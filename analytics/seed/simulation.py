@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection
@@ -34,7 +33,6 @@ from ..models import (
     NudgeOutcome,
     NudgeSchedule,
 )
-from ..platforms import passkey_usable_on
 from ..selectors import LoginDecided
 from ..services.events import event_record
 from ..services.nudges import (
@@ -62,9 +60,9 @@ from .population import (
     SIGN_IN_CLIENT_FAILURES,
     UPGRADE_SUCCESS,
     UPGRADES_LAUNCH,
-    Device,
     Provider,
 )
+from .visitors import CROSS_PLATFORM, SimulatedPasskey, SimulatedUser, Visit
 
 # Every demo passkey's public key: a real ES256 COSE_Key (CBOR) whose private half was thrown away, so no
 # demo credential can ever sign in. Made once with python-fido2 (only passkeys/webauthn may import it):
@@ -75,66 +73,15 @@ DEMO_PUBLIC_KEY = bytes.fromhex(
 )
 DEMO_ALGORITHM = -7  # ES256, the COSE algorithm of DEMO_PUBLIC_KEY
 CONDITIONAL = "conditional"  # the mediation of an automatic upgrade's registration, and of passkey autofill
-PLATFORM, CROSS_PLATFORM = "platform", "cross-platform"
+PLATFORM = "platform"
 SIGN_IN_REPORT, REGISTRATION_REPORT = EventType.AUTHENTICATION_CLIENT_OUTCOME, EventType.REGISTRATION_CLIENT_OUTCOME
 SUCCEEDED, ABORTED = ClientOutcome.SUCCEEDED, ClientOutcome.ABORTED
 # Password decisions after which the page offers no passkey at all: WebAuthn looks unavailable, or it just failed.
 STEERED = {LoginDecisionReason.WEBAUTHN_UNAVAILABLE, LoginDecisionReason.RECENT_FAILURES}
 
 
-@dataclass
-class _Passkey:
-    credential: Credential
-    os: str  # where it was registered
-    mobile: bool  # registered on a phone
-
-    def usable_on(self, os_family: str) -> bool:
-        """The nudge service's own rule (analytics.platforms), so simulated users act as the nudges expect."""
-        return passkey_usable_on(
-            os_family=os_family,
-            registered_os=self.os,
-            backed_up=self.credential.backed_up,
-            provider=self.credential.provider_name,
-            attachment=self.credential.authenticator_attachment,
-        )
-
-    def reachable_from(self, device: Device) -> bool:
-        """Usable from `device` through another device: a security key, or a phone's passkey over hybrid."""
-        if self.credential.authenticator_attachment == CROSS_PLATFORM:
-            return True
-        return self.mobile and not device.mobile and "hybrid" in self.credential.transports
-
-
-@dataclass
-class _User:
-    user_id: str
-    rate: float  # sign-ins per day
-    joins: int  # day index of the first sign-in
-    new: bool  # signs up on that day rather than coming back
-    # Each with this user's user agent on it, whether it has a platform authenticator, and whether its browser
-    # can create a passkey silently (conditionalCreate).
-    devices: list[tuple[Device, str, bool, bool]]
-    passkeys: list[_Passkey] = field(default_factory=list)
-    upgrade_offered_on: date | None = None
-
-    def passkey_on(self, os_family: str) -> _Passkey | None:
-        return next((p for p in self.passkeys if p.usable_on(os_family)), None)
-
-    def passkey_elsewhere(self, device: Device) -> _Passkey | None:
-        return next((p for p in self.passkeys if p.reachable_from(device)), None)
-
-
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
-
-
-@dataclass(frozen=True)
-class _Visit:
-    user: _User
-    device: Device
-    agent: str
-    ready: bool
-    conditional_create: bool
 
 
 class Simulation:
@@ -188,7 +135,7 @@ class Simulation:
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {tables}")  # our own table names only
 
-    def _user(self, number: int, days: int) -> _User:
+    def _user(self, number: int, days: int) -> SimulatedUser:
         rng = self.rng
         rate = rng.choices([rate for rate, _ in ACTIVITY], weights=[share for _, share in ACTIVITY])[0]
         # Most were customers before the history starts and come back within their usual interval; some join.
@@ -207,7 +154,7 @@ class Simulation:
             )
             for d in kinds
         ]
-        return _User(user_id=f"demo-user-{number:05d}", rate=rate, joins=joins, new=new, devices=devices)
+        return SimulatedUser(user_id=f"demo-user-{number:05d}", rate=rate, joins=joins, new=new, devices=devices)
 
     def _rollout(self, progress: float) -> None:
         """A staged rollout: no prompts at first, then a growing share of users up to the policy's own."""
@@ -225,8 +172,8 @@ class Simulation:
     def _later(self, at: datetime, low: float, high: float) -> datetime:
         return at + timedelta(seconds=self.rng.uniform(low, high))
 
-    def _event(self, type: str, at: datetime, visit: _Visit | None = None, *, user_id: str | None = None,
-               code: str = "", passkey: _Passkey | None = None, **recorded) -> None:  # fmt: skip
+    def _event(self, type: str, at: datetime, visit: Visit | None = None, *, user_id: str | None = None,
+               code: str = "", passkey: SimulatedPasskey | None = None, **recorded) -> None:  # fmt: skip
         """One event as the recorder writes it; `recorded` is what else it may carry (mediation, attachment, nudge)."""
         credential = passkey.credential if passkey else None
         event_record(
@@ -241,12 +188,12 @@ class Simulation:
             **recorded,
         )
 
-    def _session(self, user: _User, at: datetime, progress: float, signs_up: bool) -> None:
+    def _session(self, user: SimulatedUser, at: datetime, progress: float, signs_up: bool) -> None:
         rng, browsers = self.rng, self.browsers
         device, agent, ready, creates = (
             user.devices[1] if len(user.devices) > 1 and rng.random() < 0.3 else user.devices[0]
         )
-        visit = _Visit(user=user, device=device, agent=agent, ready=ready, conditional_create=creates)
+        visit = Visit(user=user, device=device, agent=agent, ready=ready, conditional_create=creates)
         # Once passkeys have launched, some new accounts start with one (or fall back to a password).
         if signs_up and ready and self.policy.rollout_percent and rng.random() < 0.5 and self._register(visit, at):
             return
@@ -272,7 +219,7 @@ class Simulation:
         self._other_sign_in(visit, signed_in, progress)
 
     def _passkey_sign_in(
-        self, visit: _Visit, passkey: _Passkey, at: datetime, progress: float, attachment: str = PLATFORM, *,
+        self, visit: Visit, passkey: SimulatedPasskey, at: datetime, progress: float, attachment: str = PLATFORM, *,
         decided: LoginDecided | None = None, ref: str = "",
     ) -> None:  # fmt: skip
         """A passkey sign-in in the ceremony the page's decision started (`ref`): bound to the user after a passkey
@@ -321,7 +268,7 @@ class Simulation:
             if decision is not None and decision.nudge is not None:
                 self._nudge(visit, decision.nudge.pk, at, progress)
 
-    def _other_sign_in(self, visit: _Visit, at: datetime, progress: float) -> None:
+    def _other_sign_in(self, visit: Visit, at: datetime, progress: float) -> None:
         method = _pick(self.rng, METHODS)
         decision = sign_in_record(
             tenant=self.tenant,
@@ -338,7 +285,7 @@ class Simulation:
         elif visit.user.passkey_on(visit.device.os) is None and self.rng.random() < self._unprompted():
             self._register(visit, self._later(at, 60, 600))  # from the account settings
 
-    def _automatic_upgrade(self, visit: _Visit, method: str, at: datetime) -> bool:
+    def _automatic_upgrade(self, visit: Visit, method: str, at: datetime) -> bool:
         """The sign-in service's offer (at most one a user a UTC day, none with a passkey usable here), then the
         browser's silent create: it works only where the password manager has just filled a password, and a
         failure reaches no server."""
@@ -370,7 +317,7 @@ class Simulation:
         """How often a user adds a passkey without a prompt: a few early adopters, more once passkeys launched."""
         return 0.02 if self.policy.rollout_percent else 0.003
 
-    def _nudge(self, visit: _Visit, nudge_id: uuid.UUID, at: datetime, progress: float) -> None:
+    def _nudge(self, visit: Visit, nudge_id: uuid.UUID, at: datetime, progress: float) -> None:
         rng = self.rng
         # An answer implies the prompt was shown (the service then records both), so a separate "shown" only
         # matters where no answer came (the page was closed); most frontends report it then.
@@ -385,7 +332,7 @@ class Simulation:
     def _outcome(self, nudge_id: uuid.UUID, outcome: str, at: datetime) -> None:
         nudge_outcome_record(tenant=self.tenant, nudge_id=nudge_id, outcome=outcome, now=min(at, self.now))
 
-    def _register(self, visit: _Visit, at: datetime) -> bool:
+    def _register(self, visit: Visit, at: datetime) -> bool:
         """A registration ceremony the user sees (sign-up, a nudge, the account settings)."""
         rng, browsers, user_id = self.rng, self.browsers, visit.user.user_id
         ref, started = browsers.ref(), at
@@ -410,7 +357,7 @@ class Simulation:
         return True
 
     def _registered(
-        self, visit: _Visit, at: datetime, *, provider: Provider, automatic: bool = False, ref: str = ""
+        self, visit: Visit, at: datetime, *, provider: Provider, automatic: bool = False, ref: str = ""
     ) -> None:
         """The new passkey and its event, in the recorder's order: an ordinary registration first accepts the
         user's open nudge and names it; an automatic upgrade answers none (the user saw no prompt)."""
@@ -437,7 +384,7 @@ class Simulation:
             authenticator_name=provider.model or credential.provider_name,
             authenticator_status=provider.status,
         )
-        passkey = _Passkey(credential=credential, os=visit.device.os, mobile=visit.device.mobile)
+        passkey = SimulatedPasskey(credential=credential, os=visit.device.os, mobile=visit.device.mobile)
         visit.user.passkeys.append(passkey)
         self.pages.remember(visit, bytes(credential.credential_id))
         nudge_id = None
