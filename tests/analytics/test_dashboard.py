@@ -109,16 +109,6 @@ def cards(response) -> dict[str, str]:
 
 
 @pytest.fixture
-def tenant_a(make_tenant):
-    return make_tenant(name="Alpha Corp", rp_id="a.example.com", origins=["https://a.example.com"])
-
-
-@pytest.fixture
-def tenant_b(make_tenant):
-    return make_tenant(name="Beta Corp", rp_id="b.example.org", origins=["https://b.example.org"])
-
-
-@pytest.fixture
 def make_person(django_user_model):
     def make(username: str, *memberships, role: str = "analyst", superuser: bool = False):
         create = django_user_model.objects.create_superuser if superuser else django_user_model.objects.create_user
@@ -128,13 +118,6 @@ def make_person(django_user_model):
         return person
 
     return make
-
-
-@pytest.fixture
-def analyst_a(client, make_person, tenant_a):
-    """A signed-in analyst of tenant A only."""
-    client.force_login(make_person("ana", tenant_a))
-    return client
 
 
 def test_dashboard_requires_login(client, tenant_a):

@@ -14,7 +14,6 @@ from django.utils import timezone
 from passkeys.models import Credential
 from passkeys.selectors import credentials_by_authenticator
 from passkeys.services.credentials import credential_import
-from tenants.models import Membership
 
 APPLE = uuid.UUID("fbfc3007-154e-4ecc-8c0b-6e020557d7bd")  # "Apple Passwords" in the AAGUID list
 YUBIKEY = uuid.UUID("cb69481e-8ff7-4039-93ec-0a2729a154a8")  # in no AAGUID list: named by the metadata
@@ -53,25 +52,6 @@ def mixed_seed(tenant) -> None:
 
 def model(aaguid: uuid.UUID, name: str, status: str, count: int, *, compromised: bool = False) -> dict:
     return {"aaguid": aaguid, "name": name, "status": status, "count": count, "compromised": compromised}
-
-
-@pytest.fixture
-def tenant_a(make_tenant):
-    return make_tenant(name="Alpha Corp", rp_id="a.example.com", origins=["https://a.example.com"])
-
-
-@pytest.fixture
-def tenant_b(make_tenant):
-    return make_tenant(name="Beta Corp", rp_id="b.example.org", origins=["https://b.example.org"])
-
-
-@pytest.fixture
-def analyst_a(client, django_user_model, tenant_a):
-    """A signed-in analyst of tenant A only."""
-    person = django_user_model.objects.create_user(username="ana", password="correct horse battery staple")
-    Membership.objects.create(user=person, tenant=tenant_a, role="analyst")
-    client.force_login(person)
-    return client
 
 
 class _Card(HTMLParser):

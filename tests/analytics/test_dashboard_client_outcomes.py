@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
 from django.utils import timezone
 
 from analytics.models import Event, EventType
 from analytics.services.events import event_record
 from analytics.services.metrics import adoption_metrics_compute_range
-from tenants.models import Membership
 from tests.support.dashboard import embedded_report, panels
 
 SIGN_IN, REGISTRATION = EventType.AUTHENTICATION_CLIENT_OUTCOME, EventType.REGISTRATION_CLIENT_OUTCOME
@@ -49,25 +47,6 @@ def client_history_seed(tenant) -> None:
         Event.objects.create(tenant=tenant, type=REGISTRATION, occurred_at=at, outcome="cancelled", capabilities=ALL)
     yesterday = today - timedelta(days=1)
     adoption_metrics_compute_range(first=yesterday, last=yesterday, tenants=[tenant])
-
-
-@pytest.fixture
-def tenant_a(make_tenant):
-    return make_tenant(name="Alpha Corp", rp_id="a.example.com", origins=["https://a.example.com"])
-
-
-@pytest.fixture
-def tenant_b(make_tenant):
-    return make_tenant(name="Beta Corp", rp_id="b.example.org", origins=["https://b.example.org"])
-
-
-@pytest.fixture
-def analyst_a(client, django_user_model, tenant_a):
-    """A signed-in analyst of tenant A only."""
-    person = django_user_model.objects.create_user(username="ana", password="correct horse battery staple")
-    Membership.objects.create(user=person, tenant=tenant_a, role="analyst")
-    client.force_login(person)
-    return client
 
 
 def test_the_login_ends_card_shows_where_the_ranges_sign_ins_ended(analyst_a, tenant_a, tenant_b):

@@ -7,13 +7,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
 from django.utils import timezone
 
 from analytics.models import EventType, LoginDecision, LoginDecisionReason
 from analytics.services.events import event_record
 from analytics.services.metrics import adoption_metrics_compute_range
-from tenants.models import Membership
 from tests.support.dashboard import embedded_report, panels
 
 R = LoginDecisionReason
@@ -57,25 +55,6 @@ def three_days(client, tenant):
 
 def iso(ago: int) -> str:
     return (timezone.now().date() - timedelta(days=ago)).isoformat()
-
-
-@pytest.fixture
-def tenant_a(make_tenant):
-    return make_tenant(name="Alpha Corp", rp_id="a.example.com", origins=["https://a.example.com"])
-
-
-@pytest.fixture
-def tenant_b(make_tenant):
-    return make_tenant(name="Beta Corp", rp_id="b.example.org", origins=["https://b.example.org"])
-
-
-@pytest.fixture
-def analyst_a(client, django_user_model, tenant_a):
-    """A signed-in analyst of tenant A only."""
-    person = django_user_model.objects.create_user(username="ana", password="correct horse battery staple")
-    Membership.objects.create(user=person, tenant=tenant_a, role="analyst")
-    client.force_login(person)
-    return client
 
 
 def test_the_passkey_first_card_shows_each_days_share_beside_the_passkey_sign_in_rate(analyst_a, tenant_a, tenant_b):
