@@ -71,7 +71,7 @@ def test_seed_history_has_every_kind_of_event_from_several_platforms():
 
 @pytest.mark.django_db
 def test_seeded_passkeys_have_real_keys_random_ids_and_listed_aaguids():
-    seed()
+    seed("--users", "300")  # with 60 users (SMALL) the history of some calendar days has no passkey sign-in
 
     credentials = Credential.objects.filter(tenant=demo())
     assert credentials.exists()
