@@ -134,7 +134,5 @@ class LoginRateLimitMiddleware:
         match = request.resolver_match
         if request.method != "POST" or match is None or match.view_name not in LOGIN_VIEW_NAMES:
             return None
-        decision = rate_limit_hit(
-            bucket=f"login:{rate_limit_address(request)}", limit=settings.RATE_LIMIT_LOGIN_PER_IP
-        )
+        decision = rate_limit_hit(bucket=f"login:{rate_limit_address(request)}", limit=settings.RATE_LIMIT_LOGIN_PER_IP)
         return None if decision.allowed else rate_limited_response(decision.retry_after)

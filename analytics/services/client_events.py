@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import IntegrityError
 from django.utils import timezone
 
+from core import statements
 from core.errors import DomainError, ErrorCode
 from passkeys.challenges import AUTHENTICATION, REGISTRATION
 from passkeys.client_tokens import ClientTokenClaims, client_token_spend
@@ -47,7 +48,7 @@ def client_report_record(
     client_token_spend(claims)
     client = client_of(user_agent)
     try:
-        Event.objects.create(
+        event = Event(
             tenant_id=claims.tenant_id,
             type=CLIENT_OUTCOME_EVENTS[claims.ceremony],
             occurred_at=timezone.now(),
@@ -61,5 +62,6 @@ def client_report_record(
             duration_ms=duration_ms,
             capabilities=capabilities,
         )
+        statements.row_insert(event)
     except IntegrityError:  # the tenant was deleted since the token was issued
         raise DomainError("The client token's relying party is gone.", code=ErrorCode.INVALID_CLIENT_TOKEN) from None

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from core import statements
 from tenants.models import Tenant
 
 from ..models import Event, KnownUser, Nudge, NudgeSchedule
@@ -30,7 +31,7 @@ def event_record(
     occurred_at: datetime | None = None,
 ) -> Event:
     client = client_of(user_agent or "")
-    return Event.objects.create(
+    event = Event(
         tenant=tenant,
         type=type,
         occurred_at=occurred_at or timezone.now(),
@@ -46,6 +47,7 @@ def event_record(
         attachment=attachment or "",
         ceremony_ref=ceremony_ref,
     )
+    return statements.row_insert(event)  # on every ceremony: a statement written once, not compiled per call
 
 
 def user_analytics_erase(*, tenant: Tenant, user_id: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
+from core import statements
 from core.encoding import b64url_encode
 from core.errors import DomainError, ErrorCode
 from tenants.models import Tenant
@@ -127,16 +128,7 @@ def authentication_finish(
         verified = webauthn.authentication_verify(tenant=tenant, parsed=parsed, pending=pending, stored=_record(stored))
         login_policy_check(tenant=tenant, credential=stored)
         now = timezone.now()
-        # §7.2 step 23, checked by the UPDATE itself so one rule covers both a replayed counter and two
-        # concurrent logins with the same value: the new counter must exceed the stored one, unless both
-        # are zero (an authenticator that does not count).
-        counter_moved_on = Q(sign_count=0) if verified.sign_count == 0 else Q(sign_count__lt=verified.sign_count)
-        updated = Credential.objects.filter(counter_moved_on, pk=stored.pk).update(
-            sign_count=verified.sign_count,
-            backed_up=verified.backed_up,
-            user_verified=verified.user_verified,
-            last_used_at=now,
-        )
+        updated = credential_counter_advance(credential=stored, verified=verified, now=now)
         if not updated:
             raise _possible_clone(stored)
     stored.sign_count = verified.sign_count
@@ -169,6 +161,37 @@ def authentication_finish(
         backed_up=verified.backed_up,
         token=token,
         attachment=verified.attachment,
+    )
+
+
+@cache
+def _counter_update_statements() -> dict[bool, str]:
+    """The login's UPDATE, one for each counter rule, written once (core.statements)."""
+    q = partial(statements.column, Credential)
+    assign = ", ".join(f"{q(name)} = %s" for name in ("sign_count", "backed_up", "user_verified", "last_used_at"))
+    update = f"UPDATE {statements.table(Credential)} SET {assign} WHERE {q('id')} = %s AND "  # noqa: S608
+    return {True: update + f"{q('sign_count')} = 0", False: update + f"{q('sign_count')} < %s"}
+
+
+def credential_counter_advance(*, credential: Credential, verified: webauthn.VerifiedAuthentication, now) -> bool:
+    """Store what a verified login tells of the credential, if its counter moved on; False if it did not.
+
+    §7.2 step 23, checked by the UPDATE itself so one rule covers both a replayed counter and two concurrent logins
+    with the same value: the new counter must exceed the stored one, unless both are zero (an authenticator that
+    does not count)."""
+    counts = verified.sign_count == 0
+    params = [
+        verified.sign_count,
+        verified.backed_up,
+        verified.user_verified,
+        statements.db_value(Credential, "last_used_at", now),
+        credential.pk,
+    ]
+    return (
+        statements.rows_update(
+            _counter_update_statements()[counts], params if counts else [*params, verified.sign_count]
+        )
+        == 1
     )
 
 
