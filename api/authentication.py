@@ -6,9 +6,13 @@ from __future__ import annotations
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from core.ratelimit import RateCounts
 from passkeys.client_tokens import ClientTokenClaims, client_token_read
-from tenants.selectors import ApiKeyPrincipal, api_key_authenticate
+from tenants.caching import key_owner
+from tenants.selectors import ApiKeyPrincipal, api_key_authenticate, api_key_prefix
 from tenants.services import api_key_touch
+
+from .throttling import KeyOwnerThrottle
 
 
 class ApiClient:
@@ -25,12 +29,29 @@ def _bearer(request: Request) -> str:
     return secret.strip() if scheme.lower() == "bearer" else ""
 
 
+def _rate_counts(request: Request, secret: str) -> RateCounts | None:
+    """The buckets the view's key throttles will count this request in, if this process knows the key's owner."""
+    owner = key_owner(api_key_prefix(secret))
+    view = request.parser_context.get("view") if request.parser_context else None
+    if owner is None or view is None:
+        return None
+    key_id, tenant_id = owner
+    buckets = [
+        throttle.bucket(request, key_id=key_id, tenant_id=tenant_id)
+        for throttle in view.get_throttles()
+        if isinstance(throttle, KeyOwnerThrottle)
+    ]
+    return RateCounts([bucket for bucket in buckets if bucket is not None])
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiKeyPrincipal] | None:
         secret = _bearer(request)
         if not secret:
             return None  # the permission check answers 401 invalid_api_key
-        principal = api_key_authenticate(secret=secret)
+        counts = _rate_counts(request, secret)
+        principal = api_key_authenticate(secret=secret, counts=counts)
+        request.rate_counts = counts  # the throttles' decisions, counted in the same round trip
         api_key_touch(api_key_id=principal.key_id, prefix=principal.prefix)
         return ApiClient(principal), principal
 

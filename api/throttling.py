@@ -28,18 +28,44 @@ class _DecisionThrottle(BaseThrottle):
         return self.decision.retry_after if self.decision else None
 
 
-class ApiKeyRateThrottle(_DecisionThrottle):
-    """Ceremony requests per minute per API key: Tenant.rate_limit_per_key."""
+class KeyOwnerThrottle(_DecisionThrottle):
+    """A limit on requests made with an API key, in a bucket named by the key id and the tenant: known before
+    the key is checked once the process has seen the key, so ApiKeyAuthentication counts it in the round trip
+    that reads the key (RateCounts); otherwise it is counted here."""
+
+    def bucket(self, request: Request, *, key_id: int, tenant_id: str) -> str | None:
+        """The bucket this request counts in; None if it does not count."""
+        raise NotImplementedError
+
+    def limit(self, principal) -> int:
+        raise NotImplementedError
 
     def allow_request(self, request: Request, view) -> bool:
         principal = request.auth
         if principal is None:
             return True  # the permission check has already answered 401
-        self.decision = rate_limit_hit(bucket=f"key:{principal.key_id}", limit=principal.tenant.rate_limit_per_key)
+        bucket = self.bucket(request, key_id=principal.key_id, tenant_id=str(principal.tenant.pk))
+        if bucket is None:
+            return True
+        limit = self.limit(principal)
+        counts = getattr(request, "rate_counts", None)
+        self.decision = (counts and counts.decision(bucket=bucket, limit=limit)) or rate_limit_hit(
+            bucket=bucket, limit=limit
+        )
         return self.decision.allowed
 
 
-class TenantUserRateThrottle(_DecisionThrottle):
+class ApiKeyRateThrottle(KeyOwnerThrottle):
+    """Ceremony requests per minute per API key: Tenant.rate_limit_per_key."""
+
+    def bucket(self, request: Request, *, key_id: int, tenant_id: str) -> str | None:
+        return f"key:{key_id}"
+
+    def limit(self, principal) -> int:
+        return principal.tenant.rate_limit_per_key
+
+
+class TenantUserRateThrottle(KeyOwnerThrottle):
     """Ceremony requests per minute per (tenant, user_id in the body): Tenant.rate_limit_per_user.
 
     Only requests that name the user count: starts and sign-ins. A finish names no user before
@@ -47,31 +73,29 @@ class TenantUserRateThrottle(_DecisionThrottle):
     challenge that only a start hands out, so limiting starts per user bounds finishes too.
     """
 
-    def allow_request(self, request: Request, view) -> bool:
-        principal = request.auth
+    def bucket(self, request: Request, *, key_id: int, tenant_id: str) -> str | None:
         data = request.data
-        user_id = data.get("user_id") if principal is not None and isinstance(data, dict) else None
+        user_id = data.get("user_id") if isinstance(data, dict) else None
         if not isinstance(user_id, str) or not user_id:
-            return True
-        bucket = f"user:{principal.tenant.pk}:{_user_digest(user_id)}"
-        self.decision = rate_limit_hit(bucket=bucket, limit=principal.tenant.rate_limit_per_user)
-        return self.decision.allowed
+            return None
+        return f"user:{tenant_id}:{_user_digest(user_id)}"
+
+    def limit(self, principal) -> int:
+        return principal.tenant.rate_limit_per_user
 
 
 CEREMONY_THROTTLES = [ApiKeyRateThrottle, TenantUserRateThrottle]
 
 
-class MetricsKeyRateThrottle(_DecisionThrottle):
+class MetricsKeyRateThrottle(KeyOwnerThrottle):
     """Adoption-report requests per minute per API key: RATE_LIMIT_METRICS_PER_KEY (a report may
     compute up to 400 days on first ask, so it is bounded apart from the ceremonies' budget)."""
 
-    def allow_request(self, request: Request, view) -> bool:
-        principal = request.auth
-        if principal is None:
-            return True  # the permission check has already answered 401
-        bucket, limit = f"metrics:{principal.key_id}", settings.RATE_LIMIT_METRICS_PER_KEY
-        self.decision = rate_limit_hit(bucket=bucket, limit=limit)
-        return self.decision.allowed
+    def bucket(self, request: Request, *, key_id: int, tenant_id: str) -> str | None:
+        return f"metrics:{key_id}"
+
+    def limit(self, principal) -> int:
+        return settings.RATE_LIMIT_METRICS_PER_KEY
 
 
 class JwksIpRateThrottle(_DecisionThrottle):

@@ -19,6 +19,9 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
+from django_redis import get_redis_connection
+
+from core.ratelimit import RateCounts
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +45,20 @@ def _api_key_entry(key_hash: str) -> str:
     return f"apikey:{key_hash}"
 
 
-def api_key_get(key_hash: str) -> Any | None:
-    value = cache.get(_api_key_entry(key_hash)) if _shared() else None
+def api_key_get(key_hash: str, *, counts: RateCounts | None = None) -> Any | None:
+    """The cached principal of a key, or None; with `counts`, the request's rate-limit counts are taken in the same
+    round trip."""
+    if not _shared():
+        return None
+    if counts is None or not counts.buckets:
+        value = cache.get(_api_key_entry(key_hash))
+    else:
+        pipe = get_redis_connection("default").pipeline(transaction=True)
+        pipe.get(cache.make_key(_api_key_entry(key_hash)))
+        counts.queue(pipe)
+        raw, *counted = pipe.execute()
+        counts.read(counted)
+        value = None if raw is None else cache.client.decode(raw)
     return None if value == TOMBSTONE else value
 
 
@@ -78,6 +93,23 @@ def _forget_until_done(key_hashes: tuple[str, ...]) -> None:
             return
         except redis.exceptions.RedisError:
             continue
+
+
+# Which key id and tenant a key prefix belongs to never changes, so a process remembers it from the first request
+# and can name the request's rate-limit buckets before the key is checked (tenants.selectors).
+KEY_OWNERS_MAX = 10_000
+_key_owners: dict[str, tuple[int, str]] = {}
+
+
+def key_owner(prefix: str) -> tuple[int, str] | None:
+    """(key id, tenant id) of a key prefix this process has seen authenticated, or None."""
+    return _key_owners.get(prefix)
+
+
+def key_owner_remember(prefix: str, key_id: int, tenant_id: str) -> None:
+    if len(_key_owners) >= KEY_OWNERS_MAX:
+        _key_owners.clear()
+    _key_owners[prefix] = (key_id, tenant_id)
 
 
 _next_touch: dict[str, float] = {}

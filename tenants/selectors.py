@@ -10,6 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from core.errors import InvalidApiKey, NotFound
+from core.ratelimit import RateCounts
 
 from . import caching
 from .models import ApiKey, Membership, Tenant
@@ -27,14 +28,19 @@ class ApiKeyPrincipal:
     expires_at: datetime | None
 
 
-def api_key_authenticate(*, secret: str) -> ApiKeyPrincipal:
-    """Resolve a presented key to its tenant; every failure looks the same to the caller."""
+def api_key_prefix(secret: str) -> str:
+    """ "psk_<public id>_<secret part>": the public id names the key; only the hash of the whole proves it."""
+    return "_".join(secret.split("_", 2)[:2])[:32]
+
+
+def api_key_authenticate(*, secret: str, counts: RateCounts | None = None) -> ApiKeyPrincipal:
+    """Resolve a presented key to its tenant; every failure looks the same to the caller.
+
+    `counts` (the request's rate-limit buckets) ride along with the cache read: one Redis round trip for both."""
     key_hash = api_key_hash(secret)
-    principal = caching.api_key_get(key_hash)
+    principal = caching.api_key_get(key_hash, counts=counts)
     if principal is None:
-        # "psk_<public id>_<secret part>": the public id finds the row, the hash decides.
-        prefix = "_".join(secret.split("_", 2)[:2])
-        api_key = ApiKey.objects.select_related("tenant").filter(prefix=prefix[:32]).first()
+        api_key = ApiKey.objects.select_related("tenant").filter(prefix=api_key_prefix(secret)).first()
         if api_key is None or not hmac.compare_digest(api_key.key_hash, key_hash) or api_key.revoked_at:
             raise InvalidApiKey("The API key is missing, unknown, revoked or expired.")
         principal = ApiKeyPrincipal(
@@ -47,6 +53,7 @@ def api_key_authenticate(*, secret: str) -> ApiKeyPrincipal:
         caching.api_key_put(key_hash, principal)
     if principal.expires_at is not None and principal.expires_at <= timezone.now():
         raise InvalidApiKey("The API key is missing, unknown, revoked or expired.")
+    caching.key_owner_remember(principal.prefix, principal.key_id, str(principal.tenant.pk))
     return principal
 
 

@@ -92,6 +92,21 @@ def api(make_api, tenant) -> PasskeyApi:
 
 
 @pytest.fixture
+def redis_round_trips(monkeypatch) -> list[bytes]:
+    """What redis-py sends to the server from now on, one entry per send: a command or a whole pipeline, each one
+    round trip. The server is the real one; this only watches."""
+    sent: list[bytes] = []
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def watched(connection, command, check_health=True):
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        return send(connection, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", watched)
+    return sent
+
+
+@pytest.fixture
 def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator()
 

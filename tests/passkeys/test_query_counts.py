@@ -76,3 +76,16 @@ def test_credential_list_costs_the_user_and_their_credentials(api, registered):
     response, queries = _queries(lambda: api.get("/v1/users/alice/credentials"))
     assert response.status_code == 200 and len(response.json()["credentials"]) == 3
     assert [q.split()[0] for q in queries] == ["SELECT", "SELECT"], queries  # not one more per credential
+
+
+def test_login_costs_two_redis_round_trips_each_for_start_and_finish(api, registered, redis_round_trips):
+    """The key's cache entry with the rate-limit counts, then the challenge (stored by the start, taken by the
+    finish); the tenant's webhook subscriptions come from the process."""
+    response = api.post("/v1/authentications/start", {})
+    assert response.status_code == 200
+    assert len(redis_round_trips) == 2, redis_round_trips
+    assertion = registered.get(response.json()["public_key"], origin="https://example.com")
+    redis_round_trips.clear()
+    assert api.post("/v1/authentications/finish", {"credential": assertion}).status_code == 200
+    assert len(redis_round_trips) == 2, redis_round_trips
+    assert b"GETDEL" in redis_round_trips[1]

@@ -150,3 +150,22 @@ def test_a_new_endpoint_gets_the_very_next_event_though_the_tenant_was_cached(
     endpoint_update(endpoint=created.endpoint, enabled=False)
     assert _login(api, logged_in)().status_code == 200
     assert Delivery.objects.count() == 1
+
+
+def test_another_process_s_endpoint_change_applies_here_within_the_process_ttl(
+    api, logged_in, tenant, receiver, make_endpoint, monkeypatch
+):
+    make_endpoint(tenant, receiver.url(), [EventType.PASSKEY_LOGIN_SUCCEEDED])
+    cache.delete(f"webhooks:subscriptions:{tenant.pk}")  # as 10 s after the change: the tombstone has gone
+    assert _login(api, logged_in)().status_code == 200
+    assert Delivery.objects.count() == 1  # this process holds the subscriptions now
+    # Another process disables the endpoint: its signal reaches Redis, not this process's memory.
+    Endpoint.objects.filter(tenant=tenant).update(enabled=False)
+    cache.set(f"webhooks:subscriptions:{tenant.pk}", caching.TOMBSTONE, caching.TOMBSTONE_SECONDS)
+
+    assert _login(api, logged_in)().status_code == 200
+    assert Delivery.objects.count() == 2  # within the process's seconds: still logged (and not sent: disabled)
+    later = caching.time.monotonic() + caching.PROCESS_TTL_SECONDS + 0.1
+    monkeypatch.setattr(caching.time, "monotonic", lambda: later)
+    assert _login(api, logged_in)().status_code == 200
+    assert Delivery.objects.count() == 2
