@@ -174,6 +174,17 @@ class KnownUser(models.Model):
         indexes = [models.Index(fields=["tenant", "first_seen_on"], name="known_user_first_seen")]
 
 
+class MetricsWatermark(models.Model):
+    """How far a tenant's events have been folded into KnownUser, so the next fold reads only newer events."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="metrics_watermark")
+    folded_until = models.DateTimeField(help_text="Events that occurred before this instant are in KnownUser.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant} folded until {self.folded_until:%Y-%m-%d %H:%M}"
+
+
 class NudgePolicy(models.Model):
     """When to ask a user who signed in another way to create a passkey."""
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, DateTimeField, Exists, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, TruncDate
 
@@ -17,7 +18,6 @@ from passkeys.selectors import (
     credentials_by_authenticator,
     passkey_owners_between,
     passkey_owners_first_day,
-    passkey_users_count,
     passkeys_of_user,
 )
 from passkeys.webauthn import CONDITIONAL
@@ -118,11 +118,18 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def users_seen_first_day(*, tenant: Tenant, until: datetime) -> QuerySet:
-    """(tenant_id, user id, first UTC day) of each user seen before `until`, from events and passkeys, as a subquery."""
+def users_seen_first_day(*, tenant: Tenant, until: datetime, since: datetime | None = None) -> QuerySet:
+    """(tenant_id, user id, first UTC day) of each user seen in [since, until) (before `until` without `since`), from
+    events and passkeys, as a subquery.
+
+    Only the events are bounded below: they are the history that grows, and they are written at the time they
+    occur. Passkeys are read whole (one row per passkey, not per event): an import may date one back to any day.
+    """
+    events = Event.objects.filter(tenant=tenant, occurred_at__lt=until, type__in=SEEN)
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
     seen = (
-        Event.objects.filter(tenant=tenant, occurred_at__lt=until, type__in=SEEN)
-        .exclude(user_id="")
+        events.exclude(user_id="")
         .values("tenant_id", "user_id")
         .annotate(first=Min(TruncDate("occurred_at", tzinfo=UTC)))
     )
@@ -137,10 +144,14 @@ def nearest_rank(ordered: Sequence[int], percent: int) -> int | None:
     return ordered[max(-(-percent * len(ordered) // 100), 1) - 1]  # rank = ceil(percent / 100 * n)
 
 
-def day_figures(*, tenant: Tenant, day: date) -> dict[str, Any]:
-    """Every stored figure of one UTC day, without writing anything."""
+def day_figures(*, tenant: Tenant, day: date, using: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
+    """Every stored figure of one UTC day, without writing anything, read from the database `using`.
+
+    Only the day's events are read (through the (tenant, occurred_at) index); the users before it come from
+    KnownUser and the passkeys, never from older events, so a day costs the same however long the history.
+    """
     start, end = day_bounds(day)
-    events = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
+    events = Event.objects.using(using).filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
     figures = events.aggregate(
         **{name: Count("pk", filter=condition) for name, condition in COUNTED.items()},
         **{
@@ -166,17 +177,21 @@ def day_figures(*, tenant: Tenant, day: date) -> dict[str, Any]:
         rows = passkey_sign_ins.exclude(**{column: ""}).values_list(column).annotate(n=Count("pk"))
         figures[name] = dict(rows)
     # Known users folded so far, plus this day's own (a live day may not be folded yet).
-    known = KnownUser.objects.filter(tenant=tenant, first_seen_on__lte=day).values_list("user_id")
-    seen = Event.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end, type__in=SEEN)
+    known = KnownUser.objects.using(using).filter(tenant=tenant, first_seen_on__lte=day).values_list("user_id")
+    seen = events.filter(type__in=SEEN)
     figures["users"] = known.union(
         seen.exclude(user_id="").values_list("user_id"), passkey_owners_between(tenant=tenant, start=start, end=end)
     ).count()
-    figures["passkey_users"] = passkey_users_count(tenant=tenant, before=end)
+    # One group per passkey user with a passkey made before the day's end.
+    figures["passkey_users"] = passkey_owners_first_day(tenant=tenant, until=end).using(using).count()
     return figures
 
 
-def daily_metrics_stored(*, tenant: Tenant, first: date, last: date) -> dict[date, DailyMetric]:
-    return {row.date: row for row in DailyMetric.objects.filter(tenant=tenant, date__gte=first, date__lte=last)}
+def daily_metrics_stored(
+    *, tenant: Tenant, first: date, last: date, using: str = DEFAULT_DB_ALIAS
+) -> dict[date, DailyMetric]:
+    rows = DailyMetric.objects.using(using).filter(tenant=tenant, date__gte=first, date__lte=last)
+    return {row.date: row for row in rows}
 
 
 # --- The adoption report (GET /v1/metrics/adoption and the dashboard).
@@ -246,17 +261,23 @@ def report_range(*, first: date | None, last: date | None, today: date, default_
 
 
 def adoption_report_compose(
-    *, tenant: Tenant, first: date, last: date, stored: Mapping[date, DailyMetric], today: date
+    *,
+    tenant: Tenant,
+    first: date,
+    last: date,
+    stored: Mapping[date, DailyMetric],
+    today: date,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> dict[str, Any]:
     """The daily series and breakdowns for [first, last]: past days from their `stored` rows, the
-    others (today, or a past day without a row) computed live from the same SQL."""
+    others (today, or a past day without a row) computed live from the same SQL on the database `using`."""
     days, breakdowns = [], {key: Counter() for key in REPORT_BREAKDOWNS}
     day = first
     while day <= last:
         if day in stored and day < today:
             figures = {name: getattr(stored[day], name) for name in STORED}
         else:
-            figures = day_figures(tenant=tenant, day=day)
+            figures = day_figures(tenant=tenant, day=day, using=using)
         days.append(_day_row(day, figures))
         for key, name in REPORT_BREAKDOWNS.items():
             breakdowns[key].update(figures[name])

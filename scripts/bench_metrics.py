@@ -1,14 +1,15 @@
-"""Benchmark the daily adoption metrics job on 100k to 1M events, and print figures.
+"""Benchmark the adoption metrics at 1 M and 10 M events for one tenant, and print figures.
 
-Usage: .venv/bin/python scripts/bench_metrics.py [--sizes 100000,300000,1000000] [--days 90]
+Usage: .venv/bin/python scripts/bench_metrics.py [--events 1000000,10000000] [--days 400] [--json PATH]
 
-For each size it loads one tenant's events straight into PostgreSQL with COPY (a realistic mix of
-types, users, clients and providers over `days` days, plus the passkey users and credentials the
-registrations made, and a second tenant's events as neighbours), then computes the whole range
-with `adoption_metrics_compute_range` (what the `compute_adoption_metrics` task runs) in a fresh
-Python process, so that its peak memory (ru_maxrss, and tracemalloc's peak for the compute step
-alone) belongs to that size only. The database (passkeys_bench_metrics on 127.0.0.1, or
-BENCH_METRICS_DATABASE_URL) is dropped and created by the script; the last size's stays for EXPLAIN.
+For each size the database (passkeys_benchmetrics on 127.0.0.1, or BENCH_METRICS_DATABASE_URL) is dropped, created
+and migrated; then, in a fresh Python process (so that its peak memory belongs to that size only), one tenant gets
+`events` events over `days` days ending yesterday and three neighbours a hundredth as many each, all written by
+INSERT … SELECT … FROM generate_series (a mix of event types like the demo's, one user in 25 events, six in ten users
+with a passkey), and it measures: the first (full) known-user fold, the computation of one day and of 90 days
+(`adoption_metrics_compute_days`), one day's figures alone, an incremental fold after a day of new events, the
+process's peak RSS and the tables' sizes. When analytics_event is partitioned (migration 0007) it runs on the
+partitions, one per month of the span.
 """
 
 from __future__ import annotations
@@ -17,259 +18,307 @@ import argparse
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
-from itertools import accumulate
 from pathlib import Path
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/passkeys_bench_metrics"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/passkeys_benchmetrics"
+USERS_PER_EVENT = 25  # one user for every 25 events
+NEIGHBOURS = 3  # other tenants, a hundredth of the measured one's events each
 
-# Shares of the events that are not registrations (those come from the credentials), like the demo's.
-EVENT_MIX = {
-    "sign_in": 380, "authentication.started": 240, "authentication.succeeded": 190, "authentication.failed": 8,
-    "registration.started": 30, "registration.failed": 2, "nudge.decided": 60, "nudge.shown": 50,
-    "nudge.accepted": 22, "nudge.dismissed": 18,
-}  # fmt: skip
-CLIENTS = [("iOS", "Mobile Safari", 30), ("Android", "Chrome Mobile", 24), ("Windows", "Chrome", 16),
-           ("Windows", "Edge", 8), ("Windows", "Firefox", 4), ("Mac OS X", "Safari", 8), ("Mac OS X", "Chrome", 6),
-           ("Linux", "Firefox", 2), ("Linux", "Chrome", 2)]  # fmt: skip
-PROVIDERS = [("Apple Passwords", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd", True, 35),
-             ("Google Password Manager", "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", True, 35),
-             ("Windows Hello", "08987058-cadc-4b81-b6e1-30de50dcbe96", False, 15),
-             ("1Password", "bada5566-a7aa-401f-bd96-45619a55120d", True, 7),
-             ("Bitwarden", "d548826e-79b4-db40-a3d8-11116f7e8349", True, 5),
-             ("", "cb69481e-8ff7-4039-93ec-0a2729a154a8", False, 3)]  # fmt: skip
-METHODS = ["password"] * 7 + ["otp", "magic_link", "social"]
-CODES = ["challenge_expired", "credential_not_found", "user_verification_required", "signature_invalid"]
-EVENT_COLUMNS = (
-    "tenant_id, type, occurred_at, user_id, code, method, os_family, browser_family, provider, credential_id"  # noqa: E501
+# The measured tenant's mix of event types, in thousandths (a bucket of each event's hash picks one).
+TYPE_BUCKETS = [
+    (350, "sign_in"), (550, "authentication.started"), (720, "authentication.succeeded"),
+    (730, "authentication.failed"), (760, "registration.started"), (780, "registration.succeeded"),
+    (790, "registration.failed"), (830, "nudge.shown"), (845, "nudge.accepted"), (860, "nudge.dismissed"),
+    (930, "login.decided"), (1000, "authentication.client_outcome"),
+]  # fmt: skip
+OS_BROWSERS = (
+    "array['iOS','Android','Windows','Windows','Mac OS X','Linux']",
+    ("array['Mobile Safari','Chrome Mobile','Chrome','Edge','Safari','Firefox']"),
 )
-# A COSE ES256 key's size; the bytes are random because nothing verifies them here.
-PUBLIC_KEY_BYTES = 77
+PROVIDERS = "array['Apple Passwords','Google Password Manager','Windows Hello','1Password','Bitwarden']"
+
+
+def _sql_url(url: str) -> str:
+    return url.replace("postgres://", "postgresql://", 1)
 
 
 def _env(url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": "", "SECRET_KEY": "bench-secret-key", "DEBUG": "false",
-            "LOG_LEVEL": "WARNING"}  # fmt: skip
+    return {**os.environ, "DATABASE_URL": url, "REDIS_URL": "", "SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            "DEBUG": "false", "LOG_LEVEL": "WARNING", "DATABASE_REPLICA_URL": ""}  # fmt: skip
 
 
-def _psql(url: str, sql: str) -> None:
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
-
-
-def _manage(url: str, *args: str) -> str:
-    python = str(ROOT / ".venv" / "bin" / "python")
-    return subprocess.run(
-        [python, "manage.py", *args], cwd=ROOT, env=_env(url), check=True, capture_output=True, text=True
-    ).stdout
-
-
-def machine() -> str:
+def machine(url: str) -> dict:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
     memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line)
-    return (f"{os.cpu_count()} cores, {model or platform.machine()}, {int(memory) / 2**20:.0f} GiB RAM, "
-            f"Python {platform.python_version()}")  # fmt: skip
+    with psycopg.connect(_sql_url(url.rsplit("/", 1)[0] + "/postgres")) as admin:
+        server = admin.execute("SHOW server_version").fetchone()[0]
+    return {"nproc": os.cpu_count(), "cpu": model or platform.machine(), "ram_gib": round(int(memory) / 2**20, 1),
+            "postgresql": server, "python": platform.python_version()}  # fmt: skip
 
 
-class _Loader:
-    """One tenant's synthetic history, written with COPY in a single pass (one day's events in memory at a time)."""
-
-    def __init__(self, connection: psycopg.Connection, tenant_id: str, *, first: date, days: int, seed: int) -> None:
-        self.connection, self.tenant_id = connection, uuid.UUID(tenant_id)
-        self.rng = random.Random(seed)  # noqa: S311 (synthetic data)
-        self.start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-        self.days, self.span = days, days * 86400.0
-        self.types, self.type_weights = list(EVENT_MIX), list(accumulate(EVENT_MIX.values()))
-        self.clients = [(os_, browser) for os_, browser, _ in CLIENTS]
-        self.client_weights = list(accumulate(weight for *_, weight in CLIENTS))
-
-    def load(self, events: int) -> tuple[int, int]:
-        """Write `events` events, about 1 in 40 a registration with its credential; return (users, credentials).
-
-        Day by day and in time order within a day, as a live service appends them, so that a day's rows sit
-        together on disk as they would in production (a random order would make every day's scan slower).
-        """
-        users = max(1000, events // 25)
-        credentials = sorted(self._credentials(self._passkey_users(users)), key=lambda row: row[3])
-        others = events - len(credentials)
-        copy_sql = f"COPY analytics_event ({EVENT_COLUMNS}) FROM STDIN"
-        registered = 0
-        with self.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for day in range(self.days):
-                start = self.start + timedelta(days=day)
-                rows = []
-                while registered < len(credentials) and credentials[registered][3] < start + timedelta(days=1):
-                    user_id, credential_id, provider, created_at, client = credentials[registered]
-                    row = (self.tenant_id, "registration.succeeded", created_at, user_id, "", "", *client, provider)
-                    rows.append((*row, credential_id))
-                    registered += 1
-                today = others * (day + 1) // self.days - others * day // self.days
-                rows.extend(self._event(start, users, credentials, registered) for _ in range(today))
-                rows.sort(key=lambda row: row[2])
-                for row in rows:
-                    copy.write_row(row)
-        return users, len(credentials)
-
-    def _event(self, start: datetime, users: int, credentials: list[tuple], registered: int) -> tuple:
-        """One event of the day that begins at `start`; passkey sign-ins use credentials registered by then."""
-        rng = self.rng
-        kind = rng.choices(self.types, cum_weights=self.type_weights)[0]
-        client = rng.choices(self.clients, cum_weights=self.client_weights)[0]
-        at = start + timedelta(seconds=86400 * rng.random())
-        if kind in ("authentication.succeeded", "authentication.failed") and registered:
-            user_id, credential_id, provider, created_at, _ = credentials[rng.randrange(registered)]
-            code = rng.choice(CODES) if kind == "authentication.failed" else ""
-            return (self.tenant_id, kind, max(at, created_at), user_id, code, "", *client, provider, credential_id)
-        if kind.startswith("authentication.") and kind != "authentication.started":
-            kind = "sign_in"  # nobody has a passkey yet
-        user_id = f"user-{rng.randrange(users)}"
-        if kind.endswith(".started"):  # no user agent at a start, nor a user for a discoverable login
-            user_id = "" if kind == "authentication.started" else user_id
-            return (self.tenant_id, kind, at, user_id, "", "", "", "", "", None)
-        method = rng.choice(METHODS) if kind == "sign_in" else ""
-        code = rng.choice(CODES) if kind.endswith(".failed") else ""
-        return (self.tenant_id, kind, at, user_id, code, method, *client, "", None)
-
-    def _end(self) -> datetime:
-        return self.start + timedelta(seconds=self.span)
-
-    def _passkey_users(self, users: int) -> dict[str, datetime]:
-        """Six in ten users registered a passkey at some point of the range; returns user id -> when."""
-        rng = self.rng
-        adopters = {f"user-{n}": self.start + timedelta(seconds=self.span * rng.random() ** 0.7)
-                    for n in range(users) if rng.random() < 0.6}  # fmt: skip
-        with self.connection.cursor() as cursor:
-            with cursor.copy("COPY passkeys_passkeyuser (tenant_id, user_id, handle, created_at) FROM STDIN") as copy:
-                for user_id, created_at in adopters.items():
-                    copy.write_row((self.tenant_id, user_id, rng.randbytes(32), created_at))
-        return adopters
-
-    def _credentials(self, adopters: dict[str, datetime]) -> list[tuple]:
-        rng, rows = self.rng, []
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT user_id, id FROM passkeys_passkeyuser WHERE tenant_id = %s", [self.tenant_id])
-            pks = dict(cursor.fetchall())
-            copy_sql = ("COPY passkeys_credential (tenant_id, user_id, credential_id, public_key, algorithm, "
-                        "sign_count, transports, aaguid, provider_name, attestation_format, backup_eligible, "
-                        "backed_up, user_verified, name, created_at) FROM STDIN")  # fmt: skip
-            with cursor.copy(copy_sql) as copy:
-                for user_id, created_at in adopters.items():
-                    for number in range(2 if rng.random() < 0.15 else 1):
-                        name, aaguid, synced, _ = rng.choices(PROVIDERS, [p[3] for p in PROVIDERS])[0]
-                        at = min(created_at + timedelta(days=30 * number * rng.random()), self._end())
-                        credential_id = rng.randbytes(rng.choice((16, 20, 32)))
-                        copy.write_row((self.tenant_id, pks[user_id], credential_id, rng.randbytes(PUBLIC_KEY_BYTES),
-                                        -7, 0, '["internal", "hybrid"]', aaguid, name, "none", synced, synced, True,
-                                        name or "Security key", at))  # fmt: skip
-                        client = rng.choices(self.clients, cum_weights=self.client_weights)[0]
-                        rows.append((user_id, credential_id, name, at, client))
-        return rows
-
-
-def prepare(url: str, events: int, days: int, seed: int) -> dict:
-    """A fresh database with one measured tenant of `events` events and a neighbour with a tenth as many."""
+def database_fresh(url: str) -> None:
     name = url.rsplit("/", 1)[1]
-    _psql(url, f"DROP DATABASE IF EXISTS {name}")
-    _psql(url, f"CREATE DATABASE {name} TEMPLATE {name}_template")
-    first = datetime.now(UTC).date() - timedelta(days=days)  # complete days, ending yesterday
-    tenants = [json.loads(_manage(url, "create_tenant", label, "--rp-id", f"{label.lower()}.example",
-                                  "--origin", f"https://{label.lower()}.example"))["tenant_id"]
-               for label in ("Measured", "Neighbour")]  # fmt: skip
+    with psycopg.connect(_sql_url(url.rsplit("/", 1)[0] + "/postgres"), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    python = str(ROOT / ".venv" / "bin" / "python")
+    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=_env(url), check=True)
+
+
+# --- In the worker process (Django set up on the bench database).
+
+
+def _event_select(fields: dict[str, str]) -> tuple[str, str]:
+    """Every column of analytics_event: the generated ones from `fields`, the others blank (text) or NULL."""
+    from analytics.models import Event
+
+    columns, values = [], []
+    for field in Event._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        values.append(fields.get(field.column, "NULL" if field.null else "''"))
+    return ", ".join(columns), ", ".join(values)
+
+
+def events_insert(cursor, *, tenant_id, start: datetime, seconds: float, count: int, users: int, seed: int) -> None:
+    """`count` events spread evenly over [start, start + seconds), in time order as a live service appends them."""
+    kind = "CASE " + " ".join(f"WHEN h %% 1000 < {bound} THEN '{name}'" for bound, name in TYPE_BUCKETS) + " END"
+    passkey_user = "'user-' || (u - u %% 10 + (u %% 10) %% 6)"  # six users in ten hold a passkey
+    operating_systems, browsers = OS_BROWSERS
+    fields = {
+        "tenant_id": "%(tenant)s",
+        "type": "kind",
+        "occurred_at": "%(start)s::timestamptz + (g * %(step)s) * interval '1 second'",
+        "user_id": "CASE WHEN kind IN ('authentication.succeeded', 'authentication.client_outcome') THEN "
+        f"{passkey_user} WHEN kind = 'authentication.started' AND h %% 2 = 0 THEN '' ELSE 'user-' || u END",
+        "method": "CASE kind WHEN 'sign_in' THEN (array['password','password','password','otp','magic_link'])"
+        "[1 + h %% 5] WHEN 'login.decided' THEN (array['passkey','passkey_autofill','password'])[1 + h %% 3] "
+        "ELSE '' END",
+        "code": "CASE kind WHEN 'authentication.failed' THEN 'signature_invalid' WHEN 'login.decided' THEN "
+        "(array['usable_on_platform','no_passkey','remembered_on_device'])[1 + h %% 3] ELSE '' END",
+        "os_family": f"CASE WHEN kind LIKE '%%.started' THEN '' ELSE ({operating_systems})[1 + (h / 7) %% 6] END",
+        "browser_family": f"CASE WHEN kind LIKE '%%.started' THEN '' ELSE ({browsers})[1 + (h / 7) %% 6] END",
+        "provider": f"CASE WHEN kind IN ('authentication.succeeded', 'registration.succeeded') "
+        f"THEN ({PROVIDERS})[1 + (h / 11) %% 5] ELSE '' END",
+        "attachment": "CASE WHEN kind = 'authentication.succeeded' THEN "
+        "(CASE WHEN h %% 10 = 0 THEN 'cross-platform' ELSE 'platform' END) ELSE '' END",
+        "mediation": "CASE WHEN kind LIKE 'registration.s%%' AND h %% 5 = 0 THEN 'conditional' ELSE '' END",
+        "outcome": "CASE WHEN kind = 'authentication.client_outcome' THEN "
+        "(array['succeeded','succeeded','succeeded','succeeded','cancelled','timed_out','no_credential','error'])"
+        "[1 + (h / 13) %% 8] ELSE '' END",
+        "duration_ms": "CASE WHEN kind = 'authentication.client_outcome' THEN 400 + h %% 9000 END",
+        "capabilities": "CASE WHEN kind = 'authentication.client_outcome' AND h %% 2 = 0 THEN "
+        '\'{"conditionalGet": true, "hybridTransport": true}\'::jsonb END',
+    }
+    columns, values = _event_select(fields)
+    cursor.execute(
+        f"INSERT INTO analytics_event ({columns}) SELECT {values} FROM ("  # noqa: S608 - our own SQL
+        f"  SELECT g, h, h / 1000 %% %(users)s AS u, {kind} AS kind FROM ("
+        f"    SELECT g, abs(hashint8(g + %(seed)s)) AS h FROM generate_series(0, %(count)s - 1) AS g) AS hashed"
+        f") AS picked",
+        {"tenant": tenant_id, "start": start, "step": seconds / count, "users": users, "seed": seed, "count": count},
+    )
+
+
+def passkeys_insert(cursor, *, tenant, start: datetime, seconds: float, users: int) -> int:
+    """A PasskeyUser and a credential for six users in ten, made at some point of the span; returns how many."""
+    from passkeys.models import Credential
+    from passkeys.services.credentials import credential_import
+
+    template = credential_import(
+        tenant=tenant, user_id="template", credential_id=b"template", public_key=b"\xa5" * 77, algorithm=-7,
+        aaguid="fbfc3007-154e-4ecc-8c0b-6e020557d7bd", backup_eligible=True, backed_up=True, created_at=start,
+    )  # fmt: skip
+    cursor.execute(
+        "INSERT INTO passkeys_passkeyuser (tenant_id, user_id, handle, created_at) "
+        "SELECT %(tenant)s, 'user-' || u, sha256(convert_to(%(tenant)s::text || u, 'UTF8')), now() "
+        "FROM generate_series(0, %(users)s - 1) AS u WHERE u %% 10 < 6",
+        {"tenant": tenant.pk, "users": users},
+    )
+    made = {
+        "user_id": "p.id",
+        "credential_id": "sha256(convert_to('credential-' || p.user_id, 'UTF8'))",
+        "created_at": "%(start)s::timestamptz + (abs(hashint8(p.id)) %% 1000000) * %(step)s * interval '1 second'",
+    }
+    columns = [f.column for f in Credential._meta.concrete_fields if not f.primary_key]
+    values = [made.get(column, f"t.{column}") for column in columns]
+    cursor.execute(
+        f"INSERT INTO passkeys_credential ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608
+        "FROM passkeys_passkeyuser p, passkeys_credential t WHERE p.tenant_id = %(tenant)s AND t.id = %(template)s "
+        "AND p.user_id <> 'template'",
+        {"tenant": tenant.pk, "template": template.pk, "start": start, "step": seconds / 1000000},
+    )
+    return cursor.rowcount + 1
+
+
+def partitions_ensure(first: date, last: date) -> int:
+    """One partition per month of the span, when analytics_event is partitioned (0007); returns how many exist."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass('analytics_event')")
+        if cursor.fetchone()[0] != "p":
+            return 0
+    from analytics.services.partitions import event_partition_create, event_partitions_list, month_next
+
+    month = first.replace(day=1)
+    while month <= last:
+        event_partition_create(month=month)
+        month = month_next(month)
+    return len(event_partitions_list())
+
+
+def sizes() -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid), c.reltuples::bigint FROM pg_class c "
+            "WHERE c.relname IN ('analytics_knownuser', 'passkeys_credential', 'passkeys_passkeyuser') "
+            "OR (c.relkind = 'r' AND c.relname LIKE 'analytics_event%%')"
+        )
+        tables = {name: {"bytes": size, "rows": rows} for name, size, rows in cursor.fetchall()}
+    events = {name: t for name, t in tables.items() if name.startswith("analytics_event")}
+    largest = max(events.items(), key=lambda item: item[1]["bytes"])
+    return {
+        "events_bytes": sum(t["bytes"] for t in events.values()),
+        "event_tables": len(events),
+        "largest_event_table": {"name": largest[0], **largest[1]},
+        **{name: t for name, t in tables.items() if not name.startswith("analytics_event")},
+    }
+
+
+def _timed(function, **kwargs) -> tuple[float, object]:
     started = time.perf_counter()
-    with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as connection:
-        users, credentials = _Loader(connection, tenants[0], first=first, days=days, seed=seed).load(events)
-        _Loader(connection, tenants[1], first=first, days=days, seed=seed + 1).load(events // 10)
-        connection.commit()
-        connection.autocommit = True
-        connection.execute("VACUUM ANALYZE")  # what autovacuum would have done by the time the job runs
-    return {"tenant_id": tenants[0], "first": first.isoformat(), "last": (first + timedelta(days=days - 1)).isoformat(),
-            "users": users, "credentials": credentials, "seed_s": time.perf_counter() - started}  # fmt: skip
+    result = function(**kwargs)
+    return time.perf_counter() - started, result
 
 
-def worker(tenant_id: str, first: str, last: str) -> None:
-    """In a fresh process: compute the range once (timed), then again under tracemalloc (its peak)."""
+def worker(events: int, days: int) -> dict:
     import resource
-    import tracemalloc
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "passkey_service.settings")
     import django
 
     django.setup()
-    from django.db import connection
+    from django.db import connection, transaction
 
-    from analytics.services.metrics import adoption_metrics_compute_range
-    from tenants.models import Tenant
+    from analytics.models import Event, KnownUser
+    from analytics.selectors import day_bounds, day_figures
+    from analytics.services.metrics import adoption_metrics_compute_days, known_users_fold
+    from tenants.services import tenant_create
 
-    tenant = Tenant.objects.get(pk=tenant_id)
+    today = datetime.now(UTC).date()
+    first, yesterday = today - timedelta(days=days), today - timedelta(days=1)
+    start, seconds = day_bounds(first)[0], days * 86400.0
+    partitions = partitions_ensure(first, today)
+    tenants = [
+        tenant_create(name=f"Tenant {n}", rp_id=f"t{n}.example", origins=[f"https://t{n}.example"])
+        for n in range(NEIGHBOURS + 1)
+    ]
+    measured, users = tenants[0], max(1000, events // USERS_PER_EVENT)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The rows point at tenants and users made just above: skip the per-row foreign-key triggers (a third of
+        # the load's time), as a bulk restore does. Indexes stay: they are part of what is measured.
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        for n, tenant in enumerate(tenants):
+            count = events if n == 0 else events // 100
+            tenant_users = users if n == 0 else max(100, count // USERS_PER_EVENT)
+            passkeys = passkeys_insert(cursor, tenant=tenant, start=start, seconds=seconds, users=tenant_users)
+            events_insert(
+                cursor, tenant_id=tenant.pk, start=start, seconds=seconds, count=count, users=tenant_users, seed=n
+            )
+            if n == 0:
+                measured_passkeys = passkeys
+    load_s = time.perf_counter() - started
     connection.ensure_connection()
-    span = {"first": date.fromisoformat(first), "last": date.fromisoformat(last), "tenants": [tenant]}
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
-    rows = adoption_metrics_compute_range(**span)
-    compute = time.perf_counter() - started
-    tracemalloc.start()
-    started = time.perf_counter()
-    adoption_metrics_compute_range(**span)
-    rerun = time.perf_counter() - started
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    print(json.dumps({
-        "days": len(rows), "compute_s": compute, "rerun_s": rerun, "tracemalloc_peak": peak,
-        "rss_before_kb": rss_before, "rss_max_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "last_day": {"users": rows[-1].users, "passkey_users": rows[-1].passkey_users, "sign_ins": rows[-1].sign_ins},
-    }))  # fmt: skip
+    with connection.cursor() as cursor:  # what autovacuum would have done by the time the job runs
+        cursor.execute("VACUUM ANALYZE")
+    print(f"  loaded {events:,} events (+{NEIGHBOURS} x {events // 100:,}) in {load_s:.1f} s", flush=True)
+
+    result = {"events": events, "days": days, "users": users, "passkeys": measured_passkeys, "load_s": load_s,
+              "partitions": partitions}  # fmt: skip
+    result["fold_full_s"], _ = _timed(known_users_fold, tenant=measured, until=day_bounds(yesterday)[1])
+    result["known_users"] = KnownUser.objects.filter(tenant=measured).count()
+    result["day_figures_s"], _ = _timed(day_figures, tenant=measured, day=yesterday)
+    result["compute_1_day_s"], _ = _timed(
+        adoption_metrics_compute_days, tenant=measured, first=yesterday, last=yesterday
+    )
+    result["compute_90_days_s"], _ = _timed(
+        adoption_metrics_compute_days, tenant=measured, first=yesterday - timedelta(days=89), last=yesterday
+    )
+    # A day of new events (today until now, new users among them), then the job's fold: it reads only those.
+    now = datetime.now(UTC)
+    new = events // days
+    with transaction.atomic(), connection.cursor() as cursor:
+        today_start = day_bounds(today)[0]
+        events_insert(cursor, tenant_id=measured.pk, start=today_start, seconds=(now - today_start).total_seconds(),
+                      count=new, users=users + users // days, seed=99)  # fmt: skip
+    result["new_events"] = new
+    result["fold_incremental_s"], _ = _timed(known_users_fold, tenant=measured, until=day_bounds(today)[1])
+    result["known_users_after"] = KnownUser.objects.filter(tenant=measured).count()
+    start_day, end_day = day_bounds(yesterday - timedelta(days=40))  # a day inside a full month's partition
+    plan = Event.objects.filter(tenant=measured, occurred_at__gte=start_day, occurred_at__lt=end_day).explain()
+    result["day_plan"] = plan.splitlines()[:6]
+    result["rss_max_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["sizes"] = sizes()
+    return result
+
+
+def report(results: list[dict]) -> None:
+    print(f"\n{'events':>11} {'load':>7} {'full fold':>10} {'1 day':>7} {'90 days':>8} {'day figs':>9} "
+          f"{'incr. fold':>11} {'peak RSS':>9} {'events size':>12} {'known users':>12}")  # fmt: skip
+    for r in results:
+        print(f"{r['events']:>11,} {r['load_s']:>6.1f}s {r['fold_full_s']:>9.2f}s {r['compute_1_day_s']:>6.2f}s "
+              f"{r['compute_90_days_s']:>7.2f}s {r['day_figures_s']:>8.3f}s {r['fold_incremental_s']:>10.3f}s "
+              f"{r['rss_max_mb']:>7.0f}MB {r['sizes']['events_bytes'] / 2**20:>10.0f}MB "
+              f"{r['known_users_after']:>12,}")  # fmt: skip
+    for r in results:
+        s = r["sizes"]
+        largest = s["largest_event_table"]
+        print(f"{r['events']:,} events: {s['event_tables']} event table(s) ({r['partitions']} partitions), largest "
+              f"{largest['name']} {largest['bytes'] / 2**20:.0f} MB ({largest['rows']:,} rows); KnownUser "
+              f"{s['analytics_knownuser']['bytes'] / 2**20:.0f} MB, credentials "
+              f"{s['passkeys_credential']['bytes'] / 2**20:.0f} MB ({r['passkeys']:,}); incremental fold read "
+              f"{r['new_events']:,} new events")  # fmt: skip
+        print("  one day's events:", " / ".join(line.strip() for line in r["day_plan"][:3]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,300000,1000000", help="Event counts, comma-separated.")
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--worker", nargs=3, metavar=("TENANT", "FIRST", "LAST"), help=argparse.SUPPRESS)
+    parser.add_argument("--events", default="1000000,10000000", help="Event counts of the measured tenant.")
+    parser.add_argument("--days", type=int, default=400)
+    parser.add_argument("--json", type=Path, help="Write the results there.")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(*args.worker)
+        print(json.dumps(worker(args.worker, args.days)))
         return
     url = os.environ.get("BENCH_METRICS_DATABASE_URL", DEFAULT_URL)
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0].replace("postgres://", "postgresql://", 1) + "/postgres") as admin:
-        server = admin.execute("SHOW server_version").fetchone()[0]
-    print(f"machine : {machine()}, PostgreSQL {server}")
-    _psql(url, f"DROP DATABASE IF EXISTS {name}_template")
-    _psql(url, f"CREATE DATABASE {name}_template")
-    _manage(url.rsplit("/", 1)[0] + f"/{name}_template", "migrate", "--noinput", "-v0")
+    host = machine(url)
+    print(f"machine: {host['nproc']} cores ({host['cpu']}), {host['ram_gib']} GiB, PostgreSQL {host['postgresql']}")
     results = []
-    try:
-        for events in (int(size) for size in args.sizes.split(",")):
-            loaded = prepare(url, events, args.days, args.seed)
-            python = str(ROOT / ".venv" / "bin" / "python")
-            command = [python, __file__, "--worker", loaded["tenant_id"], loaded["first"], loaded["last"]]
-            output = subprocess.run(command, cwd=ROOT, env=_env(url), check=True, capture_output=True, text=True)
-            measured = {**loaded, **json.loads(output.stdout.strip().splitlines()[-1]), "events": events}
-            results.append(measured)
-            print(f"  {events:>9,} events loaded in {loaded['seed_s']:.1f} s; computed {measured['days']} days in "
-                  f"{measured['compute_s']:.2f} s (last day: {measured['last_day']})", flush=True)  # fmt: skip
-    finally:
-        _psql(url, f"DROP DATABASE IF EXISTS {name}_template")
-    print(f"\ncompute_adoption_metrics over {args.days} days for one tenant (a neighbour has a tenth as many events):")
-    print(f"{'events':>10} {'users':>7} {'passkeys':>8} {'compute':>9} {'per day':>9} {'rerun':>8} "
-          f"{'ru_maxrss':>10} {'before':>8} {'tracemalloc peak':>17}")  # fmt: skip
-    for r in results:
-        print(f"{r['events']:>10,} {r['users']:>7,} {r['credentials']:>8,} {r['compute_s']:>8.2f}s "
-              f"{r['compute_s'] / r['days'] * 1000:>7.1f}ms {r['rerun_s']:>7.2f}s {r['rss_max_kb'] / 1024:>8.1f}MB "
-              f"{r['rss_before_kb'] / 1024:>6.1f}MB {r['tracemalloc_peak'] / 2**20:>15.2f}MB")  # fmt: skip
-    print("ru_maxrss: the compute process's peak RSS (before: after Django setup, before computing); "
-          "tracemalloc peak: Python allocations of the second (re)computation alone.")  # fmt: skip
+    for events in (int(size) for size in args.events.split(",")):
+        database_fresh(url)
+        command = [sys.executable, __file__, "--worker", str(events), "--days", str(args.days)]
+        process = subprocess.run(command, cwd=ROOT, env=_env(url), check=True, stdout=subprocess.PIPE, text=True)
+        *lines, last = process.stdout.strip().splitlines()
+        print("\n".join(lines), flush=True)
+        results.append(json.loads(last))
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": host, "results": results}, indent=2, default=str))
 
 
 if __name__ == "__main__":
