@@ -12,6 +12,7 @@ from passkeys.challenges import challenges_purge_expired
 
 from .services.metrics import adoption_metrics_compute_range
 from .services.nudges import nudges_schedule
+from .services.partitions import event_partitions_ensure
 from .services.retention import events_purge_expired
 
 RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
@@ -35,3 +36,9 @@ def schedule_nudges() -> dict[str, int]:
 @shared_task(**RETRY)
 def purge_expired() -> dict[str, int]:
     return {"challenges": challenges_purge_expired(), "events": events_purge_expired()}
+
+
+@shared_task(**RETRY)
+def ensure_event_partitions() -> list[str]:
+    """The events table's partitions of this month and the next three (none on SQLite)."""
+    return event_partitions_ensure(now=timezone.now())

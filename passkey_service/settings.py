@@ -139,6 +139,7 @@ CELERY_BEAT_SCHEDULE = {
     "compute-adoption-metrics": {"task": "analytics.tasks.compute_adoption_metrics", "schedule": 900.0},
     "schedule-nudges": {"task": "analytics.tasks.schedule_nudges", "schedule": 300.0},
     "purge-expired": {"task": "analytics.tasks.purge_expired", "schedule": 3600.0},
+    "ensure-event-partitions": {"task": "analytics.tasks.ensure_event_partitions", "schedule": 6 * 3600.0},
     "deliver-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
     "refresh-metadata": {"task": "passkeys.tasks.refresh_metadata", "schedule": 6 * 3600.0},  # a no-op without MDS_URL
 }
