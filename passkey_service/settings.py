@@ -52,17 +52,25 @@ INSTALLED_APPS = [
     "demo",
 ]
 
+# Every request passes these; the API (/v1/) and the probes only these (core/middleware.py).
 MIDDLEWARE = [
     "api.observability.PrometheusMiddleware",  # first, so it times and counts every answer
     "api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.SiteMiddleware",  # the pages go on through SITE_MIDDLEWARE
+    "tenants.middleware.AuditContextMiddleware",  # who and from where, for the audit log
+]
+# The admin, dashboard, accounts and demo pages, after the above. The admin's middleware checks look in MIDDLEWARE;
+# core.E001 looks here instead.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+SITE_MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.ratelimit.LoginRateLimitMiddleware",  # before CSRF: guesses without a token count too
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tenants.middleware.AuditContextMiddleware",  # who and from where, for the audit log
+    "tenants.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
