@@ -1,8 +1,11 @@
 """Dockerfile and docker-compose.yml agree with the settings module (no Docker engine runs here, so
-the files are parsed and held to what settings.py reads)."""
+the files are parsed and held to what settings.py reads), and every place that runs the web server
+(the image, compose's web, scripts/serve) runs granian's WSGI interface on the project's application."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import re
 import shlex
@@ -10,8 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import granian
 import pytest
 import yaml
+from granian.cli import cli as granian_cli
+
+from tests.support.servers import serve_command
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "webhooks", "beat")
@@ -20,6 +27,7 @@ REQUIRED = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"}
 FROM_OPERATOR = {"SECRET_KEY", "SIGNING_KEY_ENCRYPTION_KEY", "ALLOWED_HOSTS", "SERVICE_URL"}
 SETTINGS = "passkey_service.settings"
 PYTHON_RUNTIME = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_DISABLE_PIP_VERSION_CHECK"}
+WSGI_TARGET = "passkey_service.wsgi:application"
 
 
 def settings_variables() -> set[str]:
@@ -54,6 +62,56 @@ def dockerfile() -> list[tuple[str, str]]:
 
 def test_settings_parser_finds_the_variables():
     assert REQUIRED | {"DEBUG", "METRICS_ENABLED", "RATE_LIMIT_LOGIN_PER_IP"} <= settings_variables()
+
+
+# --- the web server: granian, WSGI ----------------------------------------------------------
+
+
+def granian_params(words: list[str]) -> dict:
+    """What a granian command line sets, parsed (so every option is checked) by the installed granian's own CLI."""
+    assert Path(words[0]).name == "granian", words
+    return granian_cli.make_context("granian", words[1:]).params
+
+
+def assert_serves_the_wsgi_application(params: dict, host: str) -> None:
+    assert params["interface"] == "wsgi" and params["app"] == WSGI_TARGET
+    assert params["host"] == host
+    assert params["log_access_enabled"], "the access log is the only record of each request's status"
+    assert not params["websockets"], "a WSGI app takes no websockets"
+    # Processes for the cores, blocking threads so one slow request (or the demo's call back in) holds no worker.
+    assert params["workers"] >= 2 and params["blocking_threads"] >= 2
+
+
+def production_server(words: list[str]) -> dict:
+    """The image's and compose's server: every interface of the container, 4 workers, a dead worker replaced."""
+    params = granian_params(words)
+    assert_serves_the_wsgi_application(params, "0.0.0.0")  # noqa: S104 - the container's port, published on loopback
+    assert params["workers"] == 4 and params["respawn_failed_workers"]
+    return params
+
+
+def test_granian_target_is_the_wsgi_application(settings):
+    module, _, name = WSGI_TARGET.partition(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    assert settings.WSGI_APPLICATION == f"{module}.{name}"
+
+
+def test_granian_is_the_pinned_runtime_server():
+    """The image installs requirements.txt only: granian, as pinned (the version these tests parse with)."""
+    runtime = (ROOT / "requirements.txt").read_text().lower().splitlines()
+    assert f"granian=={granian.__version__}" in runtime
+    assert not any(line.startswith("gunicorn") for line in runtime), "gunicorn is the benchmark's, not the image's"
+
+
+def test_serve_runs_granian_on_loopback():
+    """The embedded default: two workers with blocking threads, since a demo page's request calls back into the
+    same server; only on loopback, installed from requirements.txt into .venv."""
+    words = serve_command(8000)
+    assert words[0] == str(ROOT / ".venv/bin/granian")
+    params = granian_params(words)
+    assert_serves_the_wsgi_application(params, "127.0.0.1")
+    assert params["port"] == 8000
+    assert "-r requirements.txt" in (ROOT / "scripts/serve").read_text()
 
 
 # --- docker-compose.yml ----------------------------------------------------------------------
@@ -97,10 +155,31 @@ def test_app_services_share_one_configuration(compose):
     assert all(other == web for other in others)
 
 
-def test_web_migrates_then_runs_gunicorn(compose):
-    run = command(compose["services"]["web"])
-    assert "python manage.py migrate --noinput" in run
-    assert run.index("migrate") < run.index("gunicorn passkey_service.wsgi")
+def web_steps(compose: dict) -> list[list[str]]:
+    """The words of each `&&`-joined step of web's `sh -c` command."""
+    words = shlex.split(command(compose["services"]["web"]))
+    assert words[:2] == ["sh", "-c"] and len(words) == 3, words
+    steps, step = [], []
+    for word in shlex.split(words[2]):
+        if word == "&&":
+            steps, step = [*steps, step], []
+        else:
+            step.append(word)
+    return [*steps, step]
+
+
+def test_web_migrates_then_runs_granian(compose):
+    migrate, serve = web_steps(compose)
+    assert migrate == ["python", "manage.py", "migrate", "--noinput"]
+    assert serve[0] == "exec", "granian must replace the shell, to get the stop signal"
+    params = production_server(serve[1:])
+    published = {port.rsplit(":", 1)[1] for port in compose["services"]["web"]["ports"]}
+    assert published == {str(params["port"])}
+
+
+def test_web_runs_the_image_command(compose):
+    """compose's web and the image's CMD start the same server the same way."""
+    assert granian_params(web_steps(compose)[-1][1:]) == granian_params(dockerfile_cmd())
 
 
 @pytest.mark.parametrize("name", ["worker", "webhooks", "beat"])
@@ -169,9 +248,16 @@ def test_dockerfile_runs_as_a_non_root_user():
     assert users[-1].split(":")[0] not in ("root", "0")
 
 
-def test_dockerfile_runs_gunicorn():
+def dockerfile_cmd() -> list[str]:
     commands = [arguments for instruction, arguments in dockerfile() if instruction == "CMD"]
-    assert commands and "gunicorn" in commands[-1] and "passkey_service.wsgi" in commands[-1]
+    assert commands, "no CMD"
+    return json.loads(commands[-1])  # the exec form: granian gets the stop signal, no shell in between
+
+
+def test_dockerfile_runs_granian():
+    params = production_server(dockerfile_cmd())
+    exposed = [arguments for instruction, arguments in dockerfile() if instruction == "EXPOSE"]
+    assert exposed == [str(params["port"])]
 
 
 def test_dockerfile_sets_only_variables_settings_reads():

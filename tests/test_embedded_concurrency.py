@@ -1,6 +1,7 @@
-"""The embedded default (SQLite, no Redis) under its own web server: scripts/serve's two gunicorn
-workers with four threads each, and 8 clients running registrations and logins at once. SQLite
-answers "database is locked" unless it is set up for several writing processes; nothing may 5xx."""
+"""The embedded default (SQLite, no Redis) under its own web server: scripts/serve's granian command
+line (two workers with four blocking threads each), and 8 clients running registrations and logins at
+once. SQLite answers "database is locked" unless it is set up for several writing processes; nothing
+may 5xx."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ LOAD_SECONDS = float(os.environ.get("SQLITE_LOAD_SECONDS", "8"))
 
 @pytest.fixture
 def embedded_server(tmp_path):
-    """gunicorn as scripts/serve runs it, on a fresh SQLite file, with an unthrottled tenant."""
+    """granian with scripts/serve's own command line, on a fresh SQLite file, with an unthrottled tenant."""
     service = Service(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     origin = f"http://localhost:{service.port}"
     created = service.prepare(rp_id="localhost", origin=origin)

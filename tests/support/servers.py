@@ -1,15 +1,18 @@
-"""Private servers for the fault suite: redis-server, a PostgreSQL cluster and the service under gunicorn.
+"""Private servers for the fault suite: redis-server, a PostgreSQL cluster and the service under granian.
 
 Each listens on a free loopback port and belongs to the test that started it, so the test may kill
 and restart it without touching the shared servers other tests (and other people) are using.
-The service is started and given its tenant by the benchmark's own helpers (scripts/bench.py).
+The service runs with scripts/serve's own granian command line and is given its tenant by the benchmark's helpers
+(scripts/bench.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.client
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -24,6 +27,7 @@ from scripts import bench
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOOPBACK = "127.0.0.1"
+SERVE_SCRIPT = ROOT / "scripts" / "serve"
 
 
 def free_port() -> int:
@@ -151,6 +155,7 @@ class PostgresCluster:
 @contextmanager
 def scratch_database(admin_url: str, name: str) -> Iterator[str]:
     """A database of our own on an existing PostgreSQL server, dropped (connections and all) at the end."""
+
     def psql(sql: str) -> None:
         subprocess.run([_tool("psql"), admin_url, "-qc", sql], check=True, capture_output=True)  # noqa: S603
 
@@ -162,10 +167,32 @@ def scratch_database(admin_url: str, name: str) -> Iterator[str]:
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-class Service:
-    """The service under gunicorn (2 workers x 4 threads, as scripts/serve runs it) on a free loopback port.
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop an app server started with start_new_session=True: SIGTERM, then SIGKILL to whatever is left of its
+    process group. A granian master stopped while its workers still import the app never exits, and they outlive it.
+    """
+    if process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)  # a clean stop takes about 2 s
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
-    An empty `redis_url` is the embedded default: no Redis, state in the database.
+
+def serve_command(port: int) -> list[str]:
+    """scripts/serve's granian command line, listening on `port`: read from the script, so the tests cannot drift
+    from how the embedded default runs."""
+    line = next(line for line in SERVE_SCRIPT.read_text().splitlines() if line.startswith("exec .venv/bin/granian "))
+    program, *options = shlex.split(line)[1:]  # without `exec`
+    return [str(ROOT / program), *(str(port) if option == "$PORT" else option for option in options)]
+
+
+class Service:
+    """The service under granian as scripts/serve runs it (2 workers x 4 blocking threads) on a free loopback port.
+
+    An empty `redis_url` is the embedded default: no Redis, state in the database. granian's own log and the access
+    log (its stdout) go to a file; the app's log (stderr, where a 500's traceback lands) stays on the test's output.
     """
 
     def __init__(self, database_url: str, redis_url: str = "") -> None:
@@ -179,20 +206,44 @@ class Service:
             "LOG_LEVEL": "ERROR",  # 503s are expected here; errors (a 500) still show
         }
         self.process: subprocess.Popen | None = None
+        self.log = Path(tempfile.gettempdir()) / f"passkey-service-{os.getpid()}-{self.port}.log"
 
     def prepare(self, *, rp_id: str, origin: str) -> dict:
         """Migrate the database and create an unthrottled tenant in it; returns {"tenant_id", "api_key"}."""
         bench.manage("migrate", "--noinput", "-v0", env=self.env)
         return bench.bench_tenant("Service", rp_id, origin, env=self.env)
 
-    def start(self) -> None:
-        self.process = bench.gunicorn_start(self.port, self.env, "--workers", "2", "--threads", "4")
-        if self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
-        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=10)
-        connection.request("GET", "/healthz")
-        assert connection.getresponse().status == 200
-        connection.close()
+    def start(self, timeout: float = 60.0) -> None:
+        """Start granian; return once every worker has started and /healthz answers 200, else stop it and raise."""
+        command = serve_command(self.port)
+        workers = int(command[command.index("--workers") + 1])
+        with self.log.open("wb") as log:
+            # Its own process group: stop() can then reach workers their master left behind.
+            self.process = subprocess.Popen(  # noqa: S603 - our own granian, scripts/serve's arguments
+                command, cwd=ROOT, env=self.env, stdout=log, start_new_session=True
+            )
+        # granian listens before its workers have imported the app, so a connection alone proves nothing.
+        deadline = time.monotonic() + timeout  # a loaded machine imports Django slowly
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if self.log.read_text().count("Started worker-") >= workers and self._healthy():
+                return
+            time.sleep(0.1)
+        log = self.log.read_text()[-2000:]
+        self.stop()
+        raise RuntimeError(f"granian did not serve /healthz with {workers} workers in {timeout} s:\n{log}")
+
+    def _healthy(self) -> bool:
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
+        try:
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            connection.close()
 
     def stop(self) -> None:
-        _stop_process(self.process)
+        if self.process is not None:
+            stop_server(self.process)
+            self.process = None  # stopped once: a second stop() signals nothing
+        self.log.unlink(missing_ok=True)
