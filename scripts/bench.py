@@ -1,14 +1,29 @@
-"""Benchmark the login ceremony against gunicorn on PostgreSQL + Redis, and print figures.
+"""Benchmark the login ceremony against an app server on PostgreSQL + Redis, and print figures.
 
 Usage: .venv/bin/python scripts/bench.py [--logins 2000] [--users 100] [--concurrency 8] [--workers 2]
+       .venv/bin/python scripts/bench.py --ceremony [--servers gunicorn-sync,gunicorn-gthread,granian]
+                 [--workers 2] [--threads 4] [--concurrency 8] [--seconds 10] [--phase-requests 400]
+                 [--healthz-requests 2000] [--floor-rounds 1000] [--no-keep-alive] [--json bench-result.json]
 
-It starts gunicorn itself (DEBUG off, access log off) on 127.0.0.1, registers users with the
-test suite's software authenticator, prepares one signed assertion per login (start + sign, done
-before the clock runs), then fires the finishes from a thread pool and reports requests per
-second, latency percentiles and the app workers' CPU time per finish read from /proc; then each login's
-browser reports its outcome with the start's client token (POST /v1/client-events), measured the same way. A second,
-in-process section times the adapter's signature-verifying call with python-fido2's uncached
-type-hint lookup and with the adapter's cache, side by side.
+Both modes recreate the database passkeys_bench and flush Redis db 9 (BENCH_DATABASE_URL, BENCH_REDIS_URL), start
+the server themselves (DEBUG off, access log off) on 127.0.0.1, and register users with the test suite's software
+authenticator. Server CPU is always the app workers' utime + stime read from /proc.
+
+Default mode (gunicorn sync workers): one signed assertion per login is prepared (start + sign) before the clock
+runs, then the finishes are fired from a thread pool: requests per second, latency percentiles and CPU per finish;
+then each login's browser reports its outcome with the start's client token (POST /v1/client-events), and login
+decisions are asked, measured the same way. A second, in-process section times the adapter's signature-verifying
+call with python-fido2's uncached type-hint lookup and with the adapter's cache, side by side.
+
+--ceremony (scripts/bench_ceremony.py): against each of --servers in turn (same workers; "kind:threads" overrides
+--threads for gthread threads or granian blocking threads), --concurrency clients, one persistent HTTP/1.1
+connection each (gunicorn's sync worker closes it after every response; --no-keep-alive makes every server do so),
+loop whole ceremonies: discoverable start, sign (client CPU, measured apart and kept out of server CPU), finish.
+Per server: GET /healthz sequentially; start-only and finish-only phases, sequential and concurrent; the loop for
+--seconds at full speed (ceremonies/s, server CPU per ceremony, ceremonies/s per fully used core, latency
+p50/p95/p99 per request kind, the workers' CPU split) and paced to 70 % of that peak (p99 finish latency). Then
+the in-process floor (python-fido2 options + parse + verify + the sign-count UPDATE, time.process_time) and each
+server's CPU per ceremony as a multiple of it, a comparison table, and the figures as JSON (--json).
 """
 
 from __future__ import annotations
@@ -110,20 +125,41 @@ def bench_tenant(name: str, rp_id: str, origin: str, env: dict[str, str] | None 
     return created
 
 
-def gunicorn_start(port: int, env: dict[str, str], *options: str) -> subprocess.Popen:
-    """gunicorn on 127.0.0.1:port, returned once /healthz answers."""
-    gunicorn = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "passkey_service.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", *options],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+def server_start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
+    """An app server's command, listening on 127.0.0.1:port, returned once /healthz answers."""
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
     for _ in range(100):
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
             break
         except OSError:
             time.sleep(0.1)
-    return gunicorn
+    return server
+
+
+def gunicorn_start(port: int, env: dict[str, str], *options: str) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:port, returned once /healthz answers."""
+    return server_start(
+        [str(ROOT / ".venv/bin/gunicorn"), "passkey_service.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", *options],
+        port, env,
+    )  # fmt: skip
+
+
+def register_users(client: Client, count: int) -> tuple[list[SoftAuthenticator], list[str]]:
+    """`count` users with one discoverable passkey each: their authenticators and credential ids."""
+    # Platform passkeys mostly keep their counter at 0, so logins may finish in any order.
+    authenticators, credential_ids = [], []
+    for number in range(count):
+        authenticator = SoftAuthenticator(counter=False)
+        user_id = f"user-{number}"
+        status, body, _ = client.post("/v1/registrations/start", {"user_id": user_id, "username": user_id})
+        credential = authenticator.create(body["public_key"], origin=ORIGIN)
+        status, body, _ = client.post("/v1/registrations/finish", {"credential": credential})
+        assert status == 201, body
+        authenticators.append(authenticator)
+        credential_ids.append(body["credential"]["id"])
+    return authenticators, credential_ids
 
 
 def http_benchmark(args: argparse.Namespace) -> None:
@@ -133,17 +169,7 @@ def http_benchmark(args: argparse.Namespace) -> None:
     gunicorn = gunicorn_start(port, _env(), "--workers", str(args.workers))
     try:
         client = Client(port, created["api_key"])
-        # Platform passkeys mostly keep their counter at 0, so logins may finish in any order.
-        authenticators, credential_ids = [], []
-        for number in range(args.users):
-            authenticator = SoftAuthenticator(counter=False)
-            user_id = f"user-{number}"
-            status, body, _ = client.post("/v1/registrations/start", {"user_id": user_id, "username": user_id})
-            credential = authenticator.create(body["public_key"], origin=ORIGIN)
-            status, body, _ = client.post("/v1/registrations/finish", {"credential": credential})
-            assert status == 201, body
-            authenticators.append(authenticator)
-            credential_ids.append(body["credential"]["id"])
+        authenticators, credential_ids = register_users(client, args.users)
 
         start_latencies, assertions, client_tokens = [], [], []
         for number in range(args.logins):
@@ -280,7 +306,8 @@ def adapter_benchmark(rounds: int) -> None:
 
     timings = {}
     for label, hints in (
-        ("uncached (python-fido2 as shipped)", webauthn.uncached_type_hints), ("cached (adapter)", nullcontext)
+        ("uncached (python-fido2 as shipped)", webauthn.uncached_type_hints),
+        ("cached (adapter)", nullcontext),
     ):
         with hints():
             verify_once()
@@ -302,7 +329,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--adapter-rounds", type=int, default=2000)
+    ceremony = parser.add_argument_group("--ceremony mode")
+    ceremony.add_argument("--ceremony", action="store_true", help="loop whole ceremonies against --servers")
+    ceremony.add_argument("--servers", default="gunicorn-sync", help="comma-separated kind[:threads]: gunicorn-sync, "
+                          "gunicorn-gthread, granian")  # fmt: skip
+    ceremony.add_argument("--threads", type=int, default=4, help="gthread threads, granian blocking threads")
+    ceremony.add_argument("--seconds", type=float, default=10, help="length of the full-speed and the paced loop")
+    ceremony.add_argument("--phase-requests", type=int, default=400, help="per concurrent start/finish-only phase")
+    ceremony.add_argument("--no-keep-alive", action="store_true", help="send Connection: close with every request")
+    ceremony.add_argument("--healthz-requests", type=int, default=2000)
+    ceremony.add_argument("--floor-rounds", type=int, default=1000)
+    ceremony.add_argument("--json", default="bench-result.json", help="where the --ceremony figures are written")
     args = parser.parse_args()
+    if args.ceremony:
+        import bench_ceremony
+
+        bench_ceremony.run(args)
+        return
     print(f"machine        : {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")  # fmt: skip
     http_benchmark(args)
