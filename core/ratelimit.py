@@ -85,6 +85,21 @@ def _redis_count(pipe, key: str, window: int) -> None:
     pipe.ttl(key)
 
 
+# GET a cache entry and, only if it holds a value other than ARGV[2] (a tombstone), count KEYS[2..] as _redis_count
+# does: one round trip, and a request whose secret is not a cached key (a forged secret with a real key's prefix, a
+# revoked key) counts in no bucket. EVAL, not EVALSHA: a fixed single round trip, also on a Redis that restarted.
+_ENTRY_THEN_COUNTS = """
+local results = {redis.call('GET', KEYS[1])}
+if not results[1] or results[1] == ARGV[2] then return results end
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
+  results[#results + 1] = redis.call('INCR', KEYS[i])
+  results[#results + 1] = redis.call('TTL', KEYS[i])
+end
+return results
+"""
+
+
 class RateCounts:
     """Counts for a request's buckets, taken in a round trip that another Redis read makes anyway (the API key's
     cache entry), so that a ceremony's rate limits cost no round trip of their own. Counted before the limits are
@@ -94,16 +109,14 @@ class RateCounts:
         self.buckets, self.window = buckets, window
         self._counted: dict[str, tuple[int, int]] = {}
 
-    def queue(self, pipe) -> int:
-        """Add the counting commands to a MULTI pipeline; how many results they will take."""
-        for bucket in self.buckets:
-            _redis_count(pipe, KEY_PREFIX + bucket, self.window)
-        return 3 * len(self.buckets)
-
-    def read(self, results: list) -> None:
-        for index, bucket in enumerate(self.buckets):
-            _, count, ttl = results[3 * index : 3 * index + 3]
+    def entry_then_count(self, connection, entry: str, *, unless: bytes) -> bytes | None:
+        """The raw value of the cache entry `entry`; the buckets are counted in the same round trip only if it holds
+        one other than `unless`: the entry proves the request's key, which these buckets were named after."""
+        keys = [entry, *(KEY_PREFIX + bucket for bucket in self.buckets)]
+        raw, *counted = connection.eval(_ENTRY_THEN_COUNTS, len(keys), *keys, self.window, unless)
+        for bucket, count, ttl in zip(self.buckets, counted[0::2], counted[1::2], strict=False):  # none on a miss
             self._counted[bucket] = (int(count), int(ttl))
+        return raw
 
     def decision(self, *, bucket: str, limit: int) -> RateDecision | None:
         """The decision for a bucket counted here; None if it was not (then rate_limit_hit counts it)."""

@@ -48,7 +48,8 @@ def row_insert(instance: models.Model, using: str = "default") -> models.Model:
     """INSERT a new instance (every concrete field but its generated primary key) in one statement; sets its pk."""
     connection = connections[using]
     sql, fields = _insert(type(instance), using)
-    values = [field.get_db_prep_save(getattr(instance, field.attname), connection=connection) for field in fields]
+    # pre_save, as the ORM's INSERT: auto_now(_add) stamps, and whatever else a field fills in when saved.
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection=connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         instance.pk = cursor.fetchone()[0]

@@ -47,17 +47,20 @@ def _api_key_entry(key_hash: str) -> str:
 
 def api_key_get(key_hash: str, *, counts: RateCounts | None = None) -> Any | None:
     """The cached principal of a key, or None; with `counts`, the request's rate-limit counts are taken in the same
-    round trip."""
+    round trip when the key is found there."""
     if not _shared():
         return None
     if counts is None or not counts.buckets:
         value = cache.get(_api_key_entry(key_hash))
     else:
-        pipe = get_redis_connection("default").pipeline(transaction=True)
-        pipe.get(cache.make_key(_api_key_entry(key_hash)))
-        counts.queue(pipe)
-        raw, *counted = pipe.execute()
-        counts.read(counted)
+        # Counted only on a hit, which proves the secret: otherwise anyone who knows a key's prefix (it is public)
+        # could spend that key's budget, and its users', with made-up secrets. On a miss the throttles count once
+        # the database has proved the key.
+        raw = counts.entry_then_count(
+            get_redis_connection("default"),
+            cache.make_key(_api_key_entry(key_hash)),
+            unless=cache.client.encode(TOMBSTONE),
+        )
         value = None if raw is None else cache.client.decode(raw)
     return None if value == TOMBSTONE else value
 
