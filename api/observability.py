@@ -2,7 +2,7 @@
 
 Served at /metrics only when METRICS_ENABLED and the scraper's peer address is in
 METRICS_ALLOWED_IPS or it presents METRICS_TOKEN; everyone else gets 404, as if nothing were
-there. With PROMETHEUS_MULTIPROC_DIR set (several gunicorn workers, Celery workers sharing the
+there. With PROMETHEUS_MULTIPROC_DIR set (several granian workers, Celery workers sharing the
 folder), every process writes its samples to that folder and /metrics sums them.
 """
 

@@ -98,7 +98,7 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several gunicorn workers write one file: WAL lets readers run beside the writer, writing
+    # Several granian workers write one file: WAL lets readers run beside the writer, writing
     # transactions take the write lock when they begin (a deferred one that upgrades later fails at
     # once with "database is locked", whatever the timeout), and a writer waits its turn up to 20 s.
     DATABASES["default"]["OPTIONS"] = {
@@ -234,7 +234,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=DEBUG)
 METRICS_ALLOWED_IPS = [ip.strip() for ip in env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])]
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-# Set for several processes (gunicorn workers, Celery): each writes its samples there and /metrics
+# Set for several processes (granian workers, Celery): each writes its samples there and /metrics
 # sums them. prometheus_client reads the variable itself; it must name an empty, writable folder.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 

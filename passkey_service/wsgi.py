@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn passkey_service.wsgi)."""
+"""WSGI entry point (granian --interface wsgi passkey_service.wsgi:application)."""
 
 import os
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from analytics.tasks import purge_expired
 from passkey_service.celery import app as celery_app
 from tests.support.api import assert_problem
+from tests.support.servers import free_port, serve_command, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = "passkey_http_requests_total"
@@ -209,16 +208,11 @@ def test_celery_task_retry_is_counted(metrics_on, db):
 # --- several processes ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def gunicorn(tmp_path) -> Iterator[int]:
-    """Two gunicorn workers sharing a PROMETHEUS_MULTIPROC_DIR, as the Dockerfile runs them."""
-    port = _free_port()
+def granian(tmp_path) -> Iterator[int]:
+    """Two granian workers sharing a PROMETHEUS_MULTIPROC_DIR, as the image runs its four: scripts/serve's command
+    line (tests/test_deployment.py holds it and the Dockerfile's to the same server)."""
+    port = free_port()
     folder = tmp_path / "prometheus"
     folder.mkdir()
     env = {
@@ -228,28 +222,31 @@ def gunicorn(tmp_path) -> Iterator[int]:
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
     }
-    process = subprocess.Popen(  # noqa: S603 - our own gunicorn, from our virtualenv
-        [str(Path(sys.executable).parent / "gunicorn"), "passkey_service.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = serve_command(port)
+    workers = int(command[command.index("--workers") + 1])
+    log = tmp_path / "granian.log"
+    with log.open("wb") as out:
+        # Its own process group, so stop_server reaches workers their master left behind.
+        process = subprocess.Popen(  # noqa: S603 - our own granian, scripts/serve's arguments
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _get(port, "/healthz")
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        # granian listens before its workers have imported the app: wait until each has started and /healthz answers.
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Started worker-") < workers or not _healthy(port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"granian did not serve /healthz with {workers} workers:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return _get(port, "/healthz")[0] == 200
+    except OSError:
+        return False
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -262,15 +259,15 @@ def _get(port: int, path: str) -> tuple[int, str]:
         connection.close()
 
 
-def test_multiprocess_mode_sums_the_counts_of_every_worker(gunicorn, tmp_path):
+def test_multiprocess_mode_sums_the_counts_of_every_worker(granian, tmp_path):
     labels = {"route": "/healthz", "method": "GET", "status": "200"}
-    before = value(parse(_get(gunicorn, "/metrics")[1]), REQUESTS, **labels)
+    before = value(parse(_get(granian, "/metrics")[1]), REQUESTS, **labels)
     sent, written_by = 0, set()
     with ThreadPoolExecutor(8) as pool:
         while len(written_by) < 2 and sent < 400:  # until both workers have answered some
-            assert set(pool.map(lambda _: _get(gunicorn, "/healthz")[0], range(40))) == {200}
+            assert set(pool.map(lambda _: _get(granian, "/healthz")[0], range(40))) == {200}
             sent += 40
             written_by = {path.name for path in (tmp_path / "prometheus").glob("counter_*.db")}
     assert len(written_by) == 2, written_by  # each worker writes its own samples
     for _ in range(4):  # whichever worker answers the scrape reports both workers' counts
-        assert value(parse(_get(gunicorn, "/metrics")[1]), REQUESTS, **labels) - before == sent
+        assert value(parse(_get(granian, "/metrics")[1]), REQUESTS, **labels) - before == sent

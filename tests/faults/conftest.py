@@ -96,7 +96,7 @@ def shared_server_database() -> Iterator[str]:
 
 @pytest.fixture
 def start_stack() -> Iterator[Callable[[str, str], Stack]]:
-    """Migrate a database, create an unthrottled tenant, run gunicorn on it and register USERS users."""
+    """Migrate a database, create an unthrottled tenant, run it under granian and register USERS users."""
     services: list[Service] = []
 
     def start(database_url: str, redis_url: str) -> Stack:
