@@ -4,6 +4,7 @@ token in the same header instead, which names one ceremony of one tenant and is 
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 
 from core.ratelimit import RateCounts
@@ -29,19 +30,22 @@ def _bearer(request: Request) -> str:
     return secret.strip() if scheme.lower() == "bearer" else ""
 
 
-def _rate_counts(request: Request, secret: str) -> RateCounts | None:
-    """The buckets the view's key throttles will count this request in, if this process knows the key's owner."""
+def _rate_counts(request: Request, secret: str) -> tuple[RateCounts | None, ParseError | None]:
+    """The buckets the view's key throttles will count this request in, if this process knows the key's owner; and
+    the body's parse error, if naming a bucket needed the body and it is not JSON."""
     owner = key_owner(api_key_prefix(secret))
     view = request.parser_context.get("view") if request.parser_context else None
     if owner is None or view is None:
-        return None
+        return None, None
     key_id, tenant_id = owner
-    buckets = [
-        throttle.bucket(request, key_id=key_id, tenant_id=tenant_id)
-        for throttle in view.get_throttles()
-        if isinstance(throttle, KeyOwnerThrottle)
-    ]
-    return RateCounts([bucket for bucket in buckets if bucket is not None])
+    buckets, unparsed = [], None
+    for throttle in view.get_throttles():
+        if isinstance(throttle, KeyOwnerThrottle):
+            try:
+                buckets.append(throttle.bucket(request, key_id=key_id, tenant_id=tenant_id))
+            except ParseError as error:
+                unparsed = error
+    return RateCounts([bucket for bucket in buckets if bucket is not None]), unparsed
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -49,8 +53,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = _bearer(request)
         if not secret:
             return None  # the permission check answers 401 invalid_api_key
-        counts = _rate_counts(request, secret)
+        counts, unparsed = _rate_counts(request, secret)
         principal = api_key_authenticate(secret=secret, counts=counts)
+        if unparsed is not None:
+            raise unparsed  # after the key: a bad key is a 401 whatever the body, a bad body with a good key a 400
         request.rate_counts = counts  # the throttles' decisions, counted in the same round trip
         api_key_touch(api_key_id=principal.key_id, prefix=principal.prefix)
         return ApiClient(principal), principal

@@ -163,6 +163,16 @@ def test_malformed_json_is_a_400_problem_never_an_empty_body(api, known_owner, m
     assert "JSON" in response.json()["detail"]
 
 
+def test_a_forged_key_with_a_malformed_body_is_a_401_as_without_one(api):
+    """The key is checked before the body's parse error is answered, even when naming a bucket parsed the body."""
+    assert api.post("/v1/authentications/start", {"user_id": "alice"}).status_code == 200  # the owner is known
+    forged = _forged(api)
+    response = forged.client.post(
+        "/v1/authentications/start", b'{"user_id": ', content_type="application/json", **forged._auth()
+    )
+    assert_problem(response, 401, "invalid_api_key")
+
+
 # --- statements written once per process -----------------------------------------------------------------------
 
 
