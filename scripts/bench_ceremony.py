@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import (
+from bench_common import (
     ORIGIN,
     ROOT,
     Client,

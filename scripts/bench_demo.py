@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 
-from bench import (
+from bench_common import (
     Client,
     SoftAuthenticator,
     _env,

@@ -3,7 +3,7 @@
 Each listens on a free loopback port and belongs to the test that started it, so the test may kill
 and restart it without touching the shared servers other tests (and other people) are using.
 The service runs with scripts/serve's own granian command line and is given its tenant by the benchmark's helpers
-(scripts/bench.py).
+(scripts/bench_common.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scripts import bench
+from scripts import bench_common
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOOPBACK = "127.0.0.1"
@@ -210,8 +210,8 @@ class Service:
 
     def prepare(self, *, rp_id: str, origin: str) -> dict:
         """Migrate the database and create an unthrottled tenant in it; returns {"tenant_id", "api_key"}."""
-        bench.manage("migrate", "--noinput", "-v0", env=self.env)
-        return bench.bench_tenant("Service", rp_id, origin, env=self.env)
+        bench_common.manage("migrate", "--noinput", "-v0", env=self.env)
+        return bench_common.bench_tenant("Service", rp_id, origin, env=self.env)
 
     def start(self, timeout: float = 60.0) -> None:
         """Start granian; return once every worker has started and /healthz answers 200, else stop it and raise."""
