@@ -24,3 +24,16 @@ def analyst_a(client, django_user_model, tenant_a):
     Membership.objects.create(user=person, tenant=tenant_a, role="analyst")
     client.force_login(person)
     return client
+
+
+# Two tenants whose event retentions differ: 30 and 400 days.
+@pytest.fixture
+def short(make_tenant):
+    return make_tenant(name="Short", rp_id="short.example.com", event_retention_days=30)
+
+
+@pytest.fixture
+def long(make_tenant):
+    return make_tenant(
+        name="Long", rp_id="long.example.org", origins=["https://long.example.org"], event_retention_days=400
+    )

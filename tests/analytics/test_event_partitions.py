@@ -115,18 +115,6 @@ def test_the_event_insert_stays_one_statement(tenant):
     assert insert.startswith('INSERT INTO "analytics_event"') and "RETURNING" in insert
 
 
-@pytest.fixture
-def short(make_tenant):
-    return make_tenant(name="Short", rp_id="short.example.com", event_retention_days=30)
-
-
-@pytest.fixture
-def long(make_tenant):
-    return make_tenant(
-        name="Long", rp_id="long.example.org", origins=["https://long.example.org"], event_retention_days=400
-    )
-
-
 def test_retention_drops_a_month_every_tenant_is_done_with_and_keeps_one_still_needed(short, long):
     for month in (date(2030, 1, 1), date(2031, 3, 1)):
         event_partition_create(month=month)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django.utils import timezone
 
 from analytics import tasks
@@ -23,18 +22,6 @@ def event_at(tenant, when: datetime, user_id: str = "alice") -> Event:
 
 def surviving(tenant) -> set[str]:
     return set(Event.objects.filter(tenant=tenant).values_list("user_id", flat=True))
-
-
-@pytest.fixture
-def short(make_tenant):
-    return make_tenant(name="Short", rp_id="short.example.com", event_retention_days=30)
-
-
-@pytest.fixture
-def long(make_tenant):
-    return make_tenant(
-        name="Long", rp_id="long.example.org", origins=["https://long.example.org"], event_retention_days=400
-    )
 
 
 def test_events_older_than_the_tenants_retention_are_deleted(short):
