@@ -143,10 +143,6 @@ def passkey_owners_between(*, tenant: Tenant, start: datetime, end: datetime) ->
     return owners.values_list("user_id")
 
 
-def passkey_users_count(*, tenant: Tenant, before: datetime) -> int:
-    return Credential.objects.filter(tenant=tenant, created_at__lt=before).values("user_id").distinct().count()
-
-
 def passkeys_count(*, tenant: Tenant) -> int:
     return Credential.objects.filter(tenant=tenant).count()
 
